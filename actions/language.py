@@ -1,0 +1,50 @@
+"""Language of the reply and localized texts for actions that build their own messages.
+
+Responses sent with ``dispatcher.utter_message(response=...)`` are localized by
+Rasa's NLG (wallet_support.nlg.BilingualNLG). Button titles are not: they are
+plain strings in the action's message, so actions look the label up here, from
+the same curated responses in ``domain/``, with the same language rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Optional, Text
+
+from rasa_sdk import Tracker
+
+from wallet_support.settings import get_settings
+from wallet_support.text import reply_language
+
+DomainDict = Dict[Text, Any]
+
+
+def _user_texts_newest_first(tracker: Tracker) -> Iterator[str]:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and event.get("text"):
+            yield event["text"]
+
+
+def tracker_language(tracker: Tracker) -> str:
+    """``"zh"`` or ``"en"``, decided exactly as BilingualNLG decides it."""
+    return reply_language(_user_texts_newest_first(tracker), get_settings().default_language)
+
+
+def _variation_language(variation: Dict[Text, Any]) -> Optional[str]:
+    for condition in variation.get("condition") or []:
+        if condition.get("name") == "language":
+            return condition.get("value")
+    return None
+
+
+def response_text(domain: DomainDict, response: Text, language: str) -> str:
+    """The text of ``response`` in ``language``; the unconditioned (Chinese) one otherwise."""
+    variations: List[Dict[Text, Any]] = domain.get("responses", {}).get(response) or []
+    if not variations:
+        raise KeyError(f"response {response!r} is not in the domain")
+    for variation in variations:
+        if _variation_language(variation) == language:
+            return variation["text"]
+    for variation in variations:
+        if _variation_language(variation) is None:
+            return variation["text"]
+    return variations[0]["text"]

@@ -1,0 +1,128 @@
+"""Start the real action server and Rasa server for tests, on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import requests
+
+from tests.conftest import PROJECT_ROOT
+
+START_TIMEOUT_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def latest_model() -> Path:
+    models = sorted((PROJECT_ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise RuntimeError("no trained model in models/: run `make train` (make test does it)")
+    return models[-1]
+
+
+@dataclass
+class RunningStack:
+    rasa_url: str
+    actions_url: str
+    tracker_db: Path
+    log_dir: Path
+    processes: List[subprocess.Popen]
+    start_seconds: float
+
+    def send(self, message: str, sender: str = "tester") -> list:
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("*.log")))
+
+
+def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up in {START_TIMEOUT_S} s")
+
+
+def start_stack(work_dir: Path, model: Optional[Path] = None) -> RunningStack:
+    """Both servers with an endpoints file of their own: free ports, a fresh SQLite store."""
+    rasa_port, actions_port = free_port(), free_port()
+    tracker_db = work_dir / "tracker.db"
+    endpoints = work_dir / "endpoints.yml"
+    endpoints.write_text(
+        f"""action_endpoint:
+  url: "http://127.0.0.1:{actions_port}/webhook"
+nlg:
+  type: wallet_support.nlg.BilingualNLG
+tracker_store:
+  type: SQL
+  dialect: sqlite
+  db: {tracker_db}
+""",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    rasa = [sys.executable, "-m", "rasa"]
+    commands = {
+        "actions": rasa + ["run", "actions", "--actions", "actions", "--port", str(actions_port)],
+        "rasa": rasa + [
+            "run", "--model", str(model or latest_model()), "--endpoints", str(endpoints),
+            "--credentials", str(PROJECT_ROOT / "credentials.yml"), "--port", str(rasa_port),
+        ],
+    }
+    processes = []
+    started = time.monotonic()
+    for name, command in commands.items():
+        log = open(work_dir / f"{name}.log", "wb")
+        processes.append(
+            subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
+    stack = RunningStack(
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        actions_url=f"http://127.0.0.1:{actions_port}",
+        tracker_db=tracker_db,
+        log_dir=work_dir,
+        processes=processes,
+        start_seconds=0.0,
+    )
+    try:
+        deadline = started + START_TIMEOUT_S
+        _wait_until_up(f"{stack.actions_url}/health", processes, deadline)
+        _wait_until_up(f"{stack.rasa_url}/", processes, deadline)
+    except Exception:
+        stack.stop()
+        raise RuntimeError(f"servers did not start:\n{stack.logs()}")
+    stack.start_seconds = time.monotonic() - started
+    return stack

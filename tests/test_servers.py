@@ -1,0 +1,75 @@
+"""The real Rasa server and action server, talked to through the REST channel."""
+
+import sqlite3
+
+import pytest
+
+from tests.servers import start_stack
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, rasa_domain):
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    print(f"servers ready in {running.start_seconds:.1f} s")
+    yield running
+    running.stop()
+
+
+def text_of(response_name, language, domain):
+    for variation in domain.responses[response_name]:
+        conditions = variation.get("condition") or []
+        if (language == "en") == any(c.get("value") == "en" for c in conditions):
+            return variation["text"]
+    raise KeyError(response_name)
+
+
+def texts(replies):
+    return [r.get("text") for r in replies]
+
+
+def test_chinese_question_gets_the_chinese_create_wallet_answer(stack, rasa_domain):
+    assert texts(stack.send("怎么创建钱包", "zh-user")) == [text_of("utter_create_wallet", "zh", rasa_domain)]
+
+
+def test_english_question_gets_the_english_answer(stack, rasa_domain):
+    assert texts(stack.send("how do I create a wallet", "en-user")) == [text_of("utter_create_wallet", "en", rasa_domain)]
+
+
+def test_traditional_chinese_is_understood(stack, rasa_domain):
+    assert texts(stack.send("錢包怎麼創建", "tw-user")) == [text_of("utter_create_wallet", "zh", rasa_domain)]
+
+
+def test_price_prediction_is_declined(stack, rasa_domain):
+    assert texts(stack.send("比特币明天会涨吗", "oos-user")) == [text_of("utter_out_of_scope", "zh", rasa_domain)]
+
+
+def test_theft_gets_the_checklist_and_an_honest_escalation(stack, rasa_domain):
+    replies = texts(stack.send("钱包被盗了", "theft-user"))
+    assert replies == [
+        text_of("utter_theft_checklist", "zh", rasa_domain),
+        text_of("utter_escalation_unavailable", "zh", rasa_domain),
+        text_of("utter_priority_note_p1", "zh", rasa_domain),
+    ]
+
+
+def test_unclear_message_gets_buttons_and_a_second_miss_offers_a_human(stack):
+    first = stack.send("嗯嗯那个东西呢", "unclear-user")
+    assert first and first[-1].get("buttons"), first
+    second = stack.send("就是那个啊你懂的", "unclear-user")
+    payloads = [b["payload"] for b in second[-1].get("buttons", [])]
+    assert "/request_human" in payloads, second
+
+
+@pytest.mark.parametrize("message", ["🙂🙂🙂", "   ", "\x00\x01", "？？？", "a" * 3000])
+def test_odd_input_is_answered_not_silenced(stack, message):
+    replies = stack.send(message, f"odd-{len(message)}-{ord(message[0])}")
+    assert replies and all(r.get("text") for r in replies)
+
+
+def test_conversations_are_stored_in_the_sqlite_tracker_store(stack):
+    stack.send("你好", "stored-user")
+    with sqlite3.connect(stack.tracker_db) as db:
+        rows = db.execute("select count(*) from events where sender_id = ?", ("stored-user",)).fetchone()
+    assert rows[0] > 0
