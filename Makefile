@@ -29,7 +29,7 @@ validate: setup ## rasa data validate
 test: train ## the whole suite: pytest (units, data, servers) and rasa test stories
 	$(PYTEST)
 
-bench: setup ## NLU benchmark on the held-out split; writes results/nlu.md
+bench: train ## NLU benchmark on the held-out split; writes results/nlu.md
 	$(VENV)/bin/python -m bench.nlu_bench
 
 lock: setup ## regenerate requirements.lock from the current .venv

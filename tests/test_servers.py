@@ -55,9 +55,9 @@ def test_theft_gets_the_checklist_and_an_honest_escalation(stack, rasa_domain):
 
 
 def test_unclear_message_gets_buttons_and_a_second_miss_offers_a_human(stack):
-    first = stack.send("嗯嗯那个东西呢", "unclear-user")
+    first = stack.send("那个东西怎么弄的呢啊", "unclear-user")
     assert first and first[-1].get("buttons"), first
-    second = stack.send("就是那个啊你懂的", "unclear-user")
+    second = stack.send("咋整", "unclear-user")
     payloads = [b["payload"] for b in second[-1].get("buttons", [])]
     assert "/request_human" in payloads, second
 

@@ -13,6 +13,9 @@ from wallet_support.theft_guard import find_theft_signal
         "someone drained my wallet after I clicked a link",
         "授权之后币被清空了",
         "帮帮我 币全被偷走了",
+        "一觉醒来钱包空了",
+        "有一笔转出不是我操作的",
+        "有人用我的钱包转了一笔出去",
     ],
 )
 def test_theft_is_detected(text):
