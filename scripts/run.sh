@@ -47,4 +47,4 @@ run: ready in $(( $(date +%s) - start )) s
 Ctrl-C stops both.
 MSG
 wait -n "${pids[@]}" || true
-echo "run: a server stopped; stopping the other" >&2
+echo "run: a server stopped or Ctrl-C was pressed; stopping the rest" >&2
