@@ -31,6 +31,7 @@ NOT_TOPICS = frozenset(
         "out_of_scope",
         "request_human",
         "ticket_status",
+        "secret_exposed",
     }
 )
 

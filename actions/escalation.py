@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.language import DomainDict
 
-URGENT_INTENTS = frozenset({"suspected_theft"})
+URGENT_INTENTS = frozenset({"suspected_theft", "secret_exposed"})
 # Funds may be missing: a transfer that did not arrive somewhere.
 FUNDS_IN_TRANSIT_INTENTS = frozenset(
     {"stuck_transaction", "failed_transaction", "deposit_not_received", "cross_chain"}

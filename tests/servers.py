@@ -58,8 +58,8 @@ class RunningStack:
                 process.kill()
                 process.wait()
 
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("*.log")))
+    def logs(self, tail: int = 4000) -> str:
+        return "\n".join(p.read_text(errors="replace")[-tail:] for p in sorted(self.log_dir.glob("*.log")))
 
 
 def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float) -> None:
@@ -96,10 +96,11 @@ tracker_store:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     rasa = [sys.executable, "-m", "rasa"]
     commands = {
-        "actions": rasa + ["run", "actions", "--actions", "actions", "--port", str(actions_port)],
+        "actions": rasa + ["run", "actions", "--actions", "actions", "--port", str(actions_port), "--debug"],
         "rasa": rasa + [
             "run", "--model", str(model or latest_model()), "--endpoints", str(endpoints),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"), "--port", str(rasa_port),
+            "--debug",  # Rasa logs message text at DEBUG: tests check no secret reaches it
         ],
     }
     processes = []

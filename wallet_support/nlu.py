@@ -7,7 +7,9 @@
   tokens jieba emits for mixed text such as "我的usdt一直pending" (RasaHQ/rasa#7910),
   and with the user dictionary's content in the model fingerprint.
 * ``TheftGuard`` (after the intent classifier, before FallbackClassifier):
-  forces ``suspected_theft`` on unambiguous, non-negated theft words.
+  forces ``suspected_theft`` on unambiguous, non-negated theft words, and
+  ``secret_exposed`` when the channel redacted a pasted secret (its marker is
+  in the text): the user must be warned whatever else they wrote.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from wallet_support.redaction import MARKERS
 from wallet_support.text import normalize_for_nlu
 from wallet_support.theft_guard import find_theft_signal
 
 logger = logging.getLogger(__name__)
 
 THEFT_INTENT = "suspected_theft"
+SECRET_INTENT = "secret_exposed"
 THEFT_GUARD_KEY = "theft_guard"
 
 
@@ -115,19 +119,26 @@ class TheftGuard(GraphComponent):
         return messages
 
     @staticmethod
-    def _guard(message: Message) -> None:
+    def _force(message: Message, intent: Text) -> None:
+        predicted = (message.get(INTENT) or {}).get("name")
+        if predicted == intent:
+            return
+        logger.info("TheftGuard overrode intent %r with %r", predicted, intent)
+        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != intent]
+        top = {"name": intent, "confidence": 1.0}
+        message.set(INTENT, top, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
+
+    @classmethod
+    def _guard(cls, message: Message) -> None:
         text = message.get(TEXT)
         if not isinstance(text, str):
+            return
+        if any(marker in text for marker in MARKERS.values()):
+            cls._force(message, SECRET_INTENT)
             return
         signal = find_theft_signal(text)
         if signal is None:
             return
-        predicted = (message.get(INTENT) or {}).get("name")
         message.set(THEFT_GUARD_KEY, {"word": signal.word, "start": signal.start}, add_to_output=True)
-        if predicted == THEFT_INTENT:
-            return
-        logger.info("TheftGuard overrode intent %r with %r", predicted, THEFT_INTENT)
-        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != THEFT_INTENT]
-        top = {"name": THEFT_INTENT, "confidence": 1.0}
-        message.set(INTENT, top, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)
+        cls._force(message, THEFT_INTENT)

@@ -1,0 +1,1 @@
+"""Channel connectors: Rasa's input channels, hardened for wallet users."""

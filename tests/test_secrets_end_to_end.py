@@ -1,0 +1,64 @@
+"""A pasted secret never reaches the tracker store or the DEBUG logs, and the user is warned."""
+
+import os
+import sqlite3
+import time
+
+import pytest
+from mnemonic import Mnemonic
+
+from tests.servers import start_stack
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    running = start_stack(tmp_path_factory.mktemp("secrets"))
+    yield running
+    running.stop()
+
+
+def generated_secrets():
+    secrets = []
+    for language in ("english", "chinese_simplified", "chinese_traditional"):
+        for strength in (128, 256):
+            words = Mnemonic(language).generate(strength).split(" ")
+            secrets += [(words, " ".join(words)), (words, "".join(words)),
+                        (words, " ".join(f"{i + 1}.{w}" for i, w in enumerate(words)))]
+    key = os.urandom(32).hex()
+    secrets.append(([key], f"私钥 {key}"))
+    return secrets
+
+
+def stored_text(db_path, sender):
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("select data from events where sender_id = ?", (sender,)).fetchall()
+    return "\n".join(r[0] for r in rows)
+
+
+def leaked(words, text):
+    if len(words) == 1:
+        return words[0].lower() in text.lower()
+    # no 4 consecutive mnemonic words, spaced or not (JSON may escape non-ASCII: check both)
+    for i in range(len(words) - 3):
+        chunk = words[i:i + 4]
+        for candidate in (" ".join(chunk), "".join(chunk)):
+            escaped = candidate.encode("unicode_escape").decode()
+            if candidate in text or escaped in text:
+                return True
+    return False
+
+
+def test_secrets_are_warned_about_and_never_stored_or_logged(stack):
+    secrets = generated_secrets()
+    for number, (words, message) in enumerate(secrets):
+        sender = f"secret-{number}"
+        replies = stack.send(message, sender)
+        assert replies and ("助记词或私钥" in replies[0]["text"] or "seed phrase or private key" in replies[0]["text"]), replies
+        assert not leaked(words, stored_text(stack.tracker_db, sender)), message
+    time.sleep(1)  # let the log files flush
+    logs = stack.logs(tail=10**9)
+    assert "DEBUG" in logs  # the check below means something only if DEBUG was on
+    for words, message in secrets:
+        assert not leaked(words, logs), message
