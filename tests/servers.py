@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -37,6 +38,8 @@ class RunningStack:
     actions_url: str
     tracker_db: Path
     log_dir: Path
+    action_token: str
+    api_token: str
     processes: List[subprocess.Popen]
     start_seconds: float
 
@@ -84,6 +87,7 @@ def start_stack(work_dir: Path, model: Optional[Path] = None) -> RunningStack:
     endpoints.write_text(
         f"""action_endpoint:
   url: "http://127.0.0.1:{actions_port}/webhook"
+  token: ${{ACTION_SERVER_TOKEN}}
 nlg:
   type: wallet_support.nlg.BilingualNLG
 tracker_store:
@@ -93,14 +97,16 @@ tracker_store:
 """,
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    action_token, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "ACTION_SERVER_TOKEN": action_token}
     rasa = [sys.executable, "-m", "rasa"]
     commands = {
-        "actions": rasa + ["run", "actions", "--actions", "actions", "--port", str(actions_port), "--debug"],
+        "actions": [sys.executable, "-m", "actions.server", "--port", str(actions_port), "--debug"],
         "rasa": rasa + [
             "run", "--model", str(model or latest_model()), "--endpoints", str(endpoints),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"), "--port", str(rasa_port),
             "--debug",  # Rasa logs message text at DEBUG: tests check no secret reaches it
+            "--enable-api", "--auth-token", api_token,
         ],
     }
     processes = []
@@ -115,6 +121,8 @@ tracker_store:
         actions_url=f"http://127.0.0.1:{actions_port}",
         tracker_db=tracker_db,
         log_dir=work_dir,
+        action_token=action_token,
+        api_token=api_token,
         processes=processes,
         start_seconds=0.0,
     )

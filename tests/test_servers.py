@@ -2,6 +2,8 @@
 
 import sqlite3
 
+import requests
+
 import pytest
 
 from tests.servers import start_stack
@@ -73,3 +75,22 @@ def test_conversations_are_stored_in_the_sqlite_tracker_store(stack):
     with sqlite3.connect(stack.tracker_db) as db:
         rows = db.execute("select count(*) from events where sender_id = ?", ("stored-user",)).fetchone()
     assert rows[0] > 0
+
+
+@pytest.mark.parametrize("path", ["/webhook", "/actions"])
+def test_action_server_refuses_calls_without_the_token(stack, path):
+    method = requests.post if path == "/webhook" else requests.get
+    assert method(f"{stack.actions_url}{path}", json={"next_action": "action_escalate"}, timeout=10).status_code == 401
+    assert method(f"{stack.actions_url}{path}?token=wrong", json={}, timeout=10).status_code == 401
+
+
+def test_action_server_accepts_the_token(stack):
+    listed = requests.get(f"{stack.actions_url}/actions", params={"token": stack.action_token}, timeout=10)
+    assert listed.status_code == 200
+    assert {"name": "action_escalate"} in listed.json()
+
+
+def test_rasa_http_api_needs_the_token(stack):
+    assert requests.get(f"{stack.rasa_url}/status", timeout=10).status_code == 401
+    assert requests.get(f"{stack.rasa_url}/status", params={"token": "wrong"}, timeout=10).status_code == 401
+    assert requests.get(f"{stack.rasa_url}/status", params={"token": stack.api_token}, timeout=10).status_code == 200

@@ -7,7 +7,7 @@ instead of reading ``os.environ`` themselves.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
@@ -25,6 +25,9 @@ class Settings:
     official_domains: Tuple[str, ...]
     trusted_explorers: Tuple[str, ...]
     default_language: str = "zh"
+    # Shared secret Rasa sends to the action server (endpoints.yml `token`).
+    # Only from the environment: `make run` generates one into var/secrets.env.
+    action_server_token: Optional[str] = field(default=None, repr=False)
 
     @property
     def allowed_link_domains(self) -> Tuple[str, ...]:
@@ -45,6 +48,7 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
         official_domains=tuple(links.get("official_domains", [])),
         trusted_explorers=tuple(links.get("trusted_explorers", [])),
         default_language=env.get("WALLET_SUPPORT_DEFAULT_LANGUAGE", raw.get("default_language", "zh")),
+        action_server_token=env.get("ACTION_SERVER_TOKEN") or None,
     )
     if settings.default_language not in ("zh", "en"):
         raise ValueError(f"default_language must be 'zh' or 'en', not {settings.default_language!r}")

@@ -1,0 +1,63 @@
+"""The action server, started as ``python -m actions.server``: rasa-sdk plus a token check.
+
+rasa-sdk 3.6 accepts any caller, so anyone who can reach port 5055 could run
+our actions with a forged tracker. Rasa sends the shared token as ``?token=``
+(``endpoints.yml``: ``action_endpoint.token``); every route except ``/health``
+refuses a call without it. The server will not start without a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import sys
+from typing import Optional
+
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from wallet_support.settings import get_settings
+
+logger = logging.getLogger(__name__)
+OPEN_PATHS = frozenset({"/health"})
+
+
+def token_is_valid(presented: Optional[str], expected: str) -> bool:
+    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def create_authenticated_app(token: str, package: str = "actions") -> Sanic:
+    """rasa-sdk's app with every route but /health behind the shared token."""
+    if not token:
+        raise ValueError("ACTION_SERVER_TOKEN is empty: refusing to start an open action server")
+    app = create_app(package, cors_origins=[])
+
+    @app.on_request
+    async def require_token(request: Request) -> Optional[HTTPResponse]:
+        if request.path in OPEN_PATHS or token_is_valid(request.args.get("token"), token):
+            return None
+        return response.json({"error": "missing or wrong token"}, status=401)
+
+    return app
+
+
+def main(argv: Optional[list] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=5055)
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
+    token = get_settings().action_server_token
+    if not token:
+        sys.exit("ACTION_SERVER_TOKEN is not set: `make run` generates one in var/secrets.env")
+    app = create_authenticated_app(token)
+    logger.info("Action server on http://%s:%s (token required)", args.host, args.port)
+    app.run(args.host, args.port, workers=1, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
