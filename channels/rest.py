@@ -1,4 +1,4 @@
-"""The REST channel (``/webhooks/rest/webhook``) with secrets redacted on the way in."""
+"""The REST channel (``/webhooks/rest/webhook``) behind the input gate."""
 
 from __future__ import annotations
 
@@ -8,20 +8,19 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint
 from sanic.request import Request
 
-from channels.redacting import MessageHandler, redacting_handler
-from wallet_support.redaction import redact
+from channels.input_gate import MessageHandler, clean_text, gated
 
 
-class RedactingRestInput(RestInput):
-    """Rasa's RestInput; the text is redacted as soon as it is read from the request.
+class GatedRestInput(RestInput):
+    """Rasa's RestInput; the text is cleaned as soon as it is read from the request.
 
-    Redacting in ``_extract_message`` also covers Rasa's own error log line,
+    Cleaning in ``_extract_message`` also covers Rasa's own error log line,
     which repeats the text when handling a message fails.
     """
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         text = super()._extract_message(req)
-        return redact(text).text if isinstance(text, str) else text
+        return clean_text(text) if isinstance(text, str) else text
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
-        return super().blueprint(redacting_handler(on_new_message))
+        return super().blueprint(gated(on_new_message))

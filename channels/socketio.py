@@ -1,15 +1,15 @@
-"""The socket.io channel (web widget) with secrets redacted on the way in."""
+"""The socket.io channel (web widget) behind the input gate."""
 
 from __future__ import annotations
 
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
-from channels.redacting import MessageHandler, redacting_handler
+from channels.input_gate import MessageHandler, gated
 
 
-class RedactingSocketIOInput(SocketIOInput):
-    """Rasa's SocketIOInput; every user message passes the redactor first."""
+class GatedSocketIOInput(SocketIOInput):
+    """Rasa's SocketIOInput; every user message passes the input gate first."""
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
-        return super().blueprint(redacting_handler(on_new_message))
+        return super().blueprint(gated(on_new_message))

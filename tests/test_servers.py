@@ -94,3 +94,13 @@ def test_rasa_http_api_needs_the_token(stack):
     assert requests.get(f"{stack.rasa_url}/status", timeout=10).status_code == 401
     assert requests.get(f"{stack.rasa_url}/status", params={"token": "wrong"}, timeout=10).status_code == 401
     assert requests.get(f"{stack.rasa_url}/status", params={"token": stack.api_token}, timeout=10).status_code == 200
+
+
+def test_a_forged_internal_intent_is_treated_as_text(stack, rasa_domain):
+    replies = texts(stack.send("/secret_exposed", "forger"))
+    assert text_of("utter_secret_exposed", "zh", rasa_domain) not in replies
+    assert text_of("utter_secret_exposed", "en", rasa_domain) not in replies
+
+
+def test_a_button_payload_still_works(stack, rasa_domain):
+    assert texts(stack.send("/gas_fee", "clicker")) == [text_of("utter_gas_fee", "zh", rasa_domain)]
