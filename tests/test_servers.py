@@ -64,7 +64,7 @@ def test_unclear_message_gets_buttons_and_a_second_miss_offers_a_human(stack):
     assert "/request_human" in payloads, second
 
 
-@pytest.mark.parametrize("message", ["🙂🙂🙂", "   ", "\x00\x01", "？？？", "a" * 3000])
+@pytest.mark.parametrize("message", ["🙂🙂🙂", "   ", "\x00\x01", "？？？", "a" * 1999])
 def test_odd_input_is_answered_not_silenced(stack, message):
     replies = stack.send(message, f"odd-{len(message)}-{ord(message[0])}")
     assert replies and all(r.get("text") for r in replies)
@@ -104,3 +104,30 @@ def test_a_forged_internal_intent_is_treated_as_text(stack, rasa_domain):
 
 def test_a_button_payload_still_works(stack, rasa_domain):
     assert texts(stack.send("/gas_fee", "clicker")) == [text_of("utter_gas_fee", "zh", rasa_domain)]
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b"", 400),
+        (b"[1, 2]", 400),
+        (b'{"sender": "x"}', 400),
+        (b'{"sender": "x", "message": 5}', 400),
+        (b'{"sender": {"a": 1}, "message": "hi"}', 400),
+        (b"\xff\xfe\x00garbage", 400),
+    ],
+)
+def test_malformed_bodies_get_a_4xx_with_a_reason(stack, body, status):
+    reply = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook", data=body, timeout=10)
+    assert reply.status_code == status
+    assert reply.json()["error"] and set(reply.json()["message"]) == {"zh", "en"}
+
+
+def test_an_oversized_message_is_refused_politely_and_the_server_lives_on(stack):
+    reply = requests.post(
+        f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": "big", "message": "转账" * 60_000}, timeout=30
+    )
+    assert reply.status_code == 413
+    assert "精简" in reply.json()["message"]["zh"]
+    assert stack.send("你好", "after-big")

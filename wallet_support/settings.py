@@ -25,6 +25,8 @@ class Settings:
     official_domains: Tuple[str, ...]
     trusted_explorers: Tuple[str, ...]
     default_language: str = "zh"
+    # Longer messages are refused with a polite reason (no model needs more).
+    max_message_chars: int = 2000
     # Shared secret Rasa sends to the action server (endpoints.yml `token`).
     # Only from the environment: `make run` generates one into var/secrets.env.
     action_server_token: Optional[str] = field(default=None, repr=False)
@@ -48,6 +50,7 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
         official_domains=tuple(links.get("official_domains", [])),
         trusted_explorers=tuple(links.get("trusted_explorers", [])),
         default_language=env.get("WALLET_SUPPORT_DEFAULT_LANGUAGE", raw.get("default_language", "zh")),
+        max_message_chars=int(raw.get("limits", {}).get("max_message_chars", 2000)),
         action_server_token=env.get("ACTION_SERVER_TOKEN") or None,
     )
     if settings.default_language not in ("zh", "en"):
