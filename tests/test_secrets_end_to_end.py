@@ -62,3 +62,44 @@ def test_secrets_are_warned_about_and_never_stored_or_logged(stack):
     assert "DEBUG" in logs  # the check below means something only if DEBUG was on
     for words, message in secrets:
         assert not leaked(words, logs), message
+
+
+async def _socketio_send(url, session_id, message):
+    """Send like the web widget does; the reply is read back from the tracker store."""
+    import asyncio
+
+    import socketio
+
+    client = socketio.AsyncClient()
+    confirmed = asyncio.Event()
+    client.on("session_confirm", lambda _data: confirmed.set())
+    await client.connect(url, transports=["polling"])
+    try:
+        await client.emit("session_request", {"session_id": session_id})
+        await asyncio.wait_for(confirmed.wait(), 30)
+        await client.emit("user_uttered", {"message": message, "session_id": session_id})
+        await asyncio.sleep(1)
+    finally:
+        await client.disconnect()
+
+
+def bot_texts(db_path, sender):
+    import json
+
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("select data from events where sender_id = ? and type_name = 'bot'", (sender,)).fetchall()
+    return [json.loads(r[0]).get("text") or "" for r in rows]
+
+
+def test_the_socketio_channel_redacts_too(stack):
+    import asyncio
+
+    words = Mnemonic("chinese_traditional").generate(256).split(" ")
+    session = "widget-session-secret"
+    asyncio.run(_socketio_send(stack.rasa_url, session, "助記詞 " + " ".join(words)))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not bot_texts(stack.tracker_db, session):
+        time.sleep(0.5)
+    assert any("助记词或私钥" in text for text in bot_texts(stack.tracker_db, session))
+    assert not leaked(words, stored_text(stack.tracker_db, session))
+    assert not leaked(words, stack.logs(tail=10**9))
