@@ -29,6 +29,17 @@ def domain(rasa_domain: Domain) -> Dict[str, Any]:
     return rasa_domain.as_dict()
 
 
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The real action server and Rasa server, started once for the whole run."""
+    from tests.servers import start_stack  # tests.servers imports this module
+
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    print(f"servers ready in {running.start_seconds:.1f} s")
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()

@@ -19,10 +19,16 @@ from tests.conftest import PROJECT_ROOT
 START_TIMEOUT_S = 300
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> List[int]:
+    """Distinct free ports: all sockets are held open until every port is known."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def latest_model() -> Path:
@@ -81,7 +87,7 @@ def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float)
 
 def start_stack(work_dir: Path, model: Optional[Path] = None) -> RunningStack:
     """Both servers with an endpoints file of their own: free ports, a fresh SQLite store."""
-    rasa_port, actions_port = free_port(), free_port()
+    rasa_port, actions_port = free_ports(2)
     tracker_db = work_dir / "tracker.db"
     endpoints = work_dir / "endpoints.yml"
     endpoints.write_text(

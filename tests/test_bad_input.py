@@ -4,16 +4,8 @@ import pytest
 import requests
 
 from tests.bad_inputs import corpus
-from tests.servers import start_stack
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    running = start_stack(tmp_path_factory.mktemp("bad-input"))
-    yield running
-    running.stop()
 
 
 def test_the_corpus_is_big_enough():

@@ -7,16 +7,7 @@ import time
 import pytest
 from mnemonic import Mnemonic
 
-from tests.servers import start_stack
-
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    running = start_stack(tmp_path_factory.mktemp("secrets"))
-    yield running
-    running.stop()
 
 
 def generated_secrets():

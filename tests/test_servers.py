@@ -2,21 +2,10 @@
 
 import sqlite3
 
+import pytest
 import requests
 
-import pytest
-
-from tests.servers import start_stack
-
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, rasa_domain):
-    running = start_stack(tmp_path_factory.mktemp("stack"))
-    print(f"servers ready in {running.start_seconds:.1f} s")
-    yield running
-    running.stop()
 
 
 def text_of(response_name, language, domain):
