@@ -7,11 +7,12 @@ a human agent, so nobody is stuck in a loop with the bot.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.history import user_intents
 from actions.language import DomainDict, response_text, tracker_language
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -54,18 +55,9 @@ def suggested_intents(intent_ranking: List[Dict[Text, Any]], domain: DomainDict)
     return suggestions
 
 
-def _user_intents_newest_first(tracker: Tracker) -> List[Optional[str]]:
-    return [
-        (event.get("parse_data") or {}).get("intent", {}).get("name")
-        for event in reversed(tracker.events)
-        if event.get("event") == "user"
-    ]
-
-
 def is_repeated_fallback(tracker: Tracker) -> bool:
     """True when the user message before this one was not understood either."""
-    intents = _user_intents_newest_first(tracker)
-    return len(intents) >= 2 and intents[0] == FALLBACK_INTENT and intents[1] == FALLBACK_INTENT
+    return user_intents(tracker)[-2:] == [FALLBACK_INTENT, FALLBACK_INTENT]
 
 
 class ActionClarify(Action):

@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterable, List, Optional, Protocol, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.history import user_intents
 from actions.language import DomainDict
 
 URGENT_INTENTS = frozenset({"suspected_theft", "secret_exposed"})
@@ -66,16 +67,8 @@ def get_escalation_backend() -> Optional[EscalationBackend]:
     return None
 
 
-def _conversation_intents(tracker: Tracker) -> List[Optional[str]]:
-    return [
-        (event.get("parse_data") or {}).get("intent", {}).get("name")
-        for event in tracker.events
-        if event.get("event") == "user"
-    ]
-
-
 def build_request(tracker: Tracker) -> EscalationRequest:
-    intents = _conversation_intents(tracker)
+    intents = user_intents(tracker)
     reasons = [i for i in intents if i not in (None, "request_human", "nlu_fallback")]
     details = {slot: str(tracker.get_slot(slot)) for slot in TRANSFER_SLOTS if tracker.get_slot(slot)}
     return EscalationRequest(

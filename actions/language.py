@@ -8,10 +8,11 @@ the same curated responses in ``domain/``, with the same language rule.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Text
+from typing import Any, Dict, Iterator, List, Text
 
 from rasa_sdk import Tracker
 
+from wallet_support.curated import variation_language
 from wallet_support.settings import get_settings
 from wallet_support.text import reply_language
 
@@ -29,22 +30,15 @@ def tracker_language(tracker: Tracker) -> str:
     return reply_language(_user_texts_newest_first(tracker), get_settings().default_language)
 
 
-def _variation_language(variation: Dict[Text, Any]) -> Optional[str]:
-    for condition in variation.get("condition") or []:
-        if condition.get("name") == "language":
-            return condition.get("value")
-    return None
-
-
 def response_text(domain: DomainDict, response: Text, language: str) -> str:
     """The text of ``response`` in ``language``; the unconditioned (Chinese) one otherwise."""
     variations: List[Dict[Text, Any]] = domain.get("responses", {}).get(response) or []
     if not variations:
         raise KeyError(f"response {response!r} is not in the domain")
     for variation in variations:
-        if _variation_language(variation) == language:
+        if variation_language(variation) == language:
             return variation["text"]
     for variation in variations:
-        if _variation_language(variation) is None:
+        if variation_language(variation) is None:
             return variation["text"]
     return variations[0]["text"]

@@ -9,7 +9,7 @@ tells later steps (and the agent desk) that a secret was hidden, without it.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Set, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
@@ -22,18 +22,23 @@ SECRET_METADATA_KEY = "secret_redacted"
 MessageHandler = Callable[[UserMessage], Awaitable[Any]]
 
 
+def _clean(text: str) -> Tuple[str, Set[str]]:
+    """The cleaned text and the kinds of secret hidden in it, now or by an earlier pass."""
+    result = redact(blank_control_characters(text))
+    kinds = set(result.kinds) | {kind for kind, marker in MARKERS.items() if marker in text}
+    return defuse_payload(result.text), kinds
+
+
 def clean_text(text: str) -> str:
     """Control characters blanked, secrets redacted, forged payloads defused."""
-    return defuse_payload(redact(blank_control_characters(text)).text)
+    return _clean(text)[0]
 
 
 def clean_user_message(message: UserMessage) -> UserMessage:
     """Clean ``message.text`` in place and flag a hidden secret in the metadata."""
     if not isinstance(message.text, str):
         return message
-    result = redact(blank_control_characters(message.text))
-    kinds = set(result.kinds) | {kind for kind, marker in MARKERS.items() if marker in message.text}
-    message.text = defuse_payload(result.text)
+    message.text, kinds = _clean(message.text)
     if kinds:
         message.metadata = {**(message.metadata or {}), SECRET_METADATA_KEY: sorted(kinds)}
     return message

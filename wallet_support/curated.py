@@ -7,7 +7,7 @@ once so a channel can answer without a round trip through Rasa.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Dict
+from typing import Any, Dict, Optional
 
 from wallet_support.settings import PROJECT_ROOT
 
@@ -19,11 +19,17 @@ def _responses() -> Dict[str, list]:
     return Domain.load(str(PROJECT_ROOT / "domain")).responses
 
 
+def variation_language(variation: Dict[str, Any]) -> Optional[str]:
+    """The ``language`` a response variation is conditioned on; None for the default (zh)."""
+    for condition in variation.get("condition") or []:
+        if condition.get("name") == "language":
+            return condition.get("value")
+    return None
+
+
 def bilingual(response: str) -> Dict[str, str]:
     """``{"zh": ..., "en": ...}`` for a response of the domain."""
-    texts = {}
+    texts: Dict[str, str] = {}
     for variation in _responses()[response]:
-        conditions = variation.get("condition") or []
-        language = next((c.get("value") for c in conditions if c.get("name") == "language"), "zh")
-        texts.setdefault(language, variation["text"])
+        texts.setdefault(variation_language(variation) or "zh", variation["text"])
     return texts

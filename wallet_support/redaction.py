@@ -47,8 +47,7 @@ _KEYSTORE_HINT = re.compile(r'"(crypto|Crypto)"\s*:\s*\{')
 _EN_WORD = re.compile(r"[A-Za-z]+")
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 # Between two words of a pasted phrase: spaces, commas, list numbers ("2." "3、" "(4)").
-_EN_GAP = re.compile(r"^[\s,;，、|/\-]*(\(?\d{1,2}[.)、:：]?\)?)?[\s,;，、|/\-]*$")
-_ZH_SEPARATED_GAP = re.compile(r"^[\s,;，、|/\-]*(\(?\d{1,2}[.)、:：]?\)?)?[\s,;，、|/\-]*$|^[\s,;，、|/\-]+$")
+_WORD_GAP = re.compile(r"^[\s,;，、|/\-]*(\(?\d{1,2}[.)、:：]?\)?)?[\s,;，、|/\-]*$")
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
@@ -88,6 +87,12 @@ def _english_words() -> FrozenSet[str]:
 @lru_cache(maxsize=None)
 def _chinese_chars() -> FrozenSet[str]:
     return frozenset(_mnemo("chinese_simplified").wordlist) | frozenset(_mnemo("chinese_traditional").wordlist)
+
+
+@lru_cache(maxsize=None)
+def _chinese_run_pattern() -> "re.Pattern[str]":
+    """At least MIN_MNEMONIC_WORDS word-list characters in a row (compiled once)."""
+    return re.compile(f"[{''.join(sorted(_chinese_chars()))}]{{{MIN_MNEMONIC_WORDS},}}")
 
 
 def _checksum_ok(words: Sequence[str]) -> bool:
@@ -142,7 +147,7 @@ def _split_concatenated(token: str) -> Optional[List[str]]:
 def _english_mnemonics(text: str, has_cue: bool) -> List[Finding]:
     words = _english_words()
     findings = []
-    for run in _runs(list(_EN_WORD.finditer(text)), text, _EN_GAP, lambda w: w.lower() in words):
+    for run in _runs(list(_EN_WORD.finditer(text)), text, _WORD_GAP, lambda w: w.lower() in words):
         if len(run) >= MIN_MNEMONIC_WORDS or (has_cue and len(run) >= MIN_WORDS_WITH_CUE):
             findings.append(Finding("mnemonic", run[0].start(), run[-1].end()))
     for token in _EN_WORD.finditer(text):
@@ -177,13 +182,13 @@ def _chinese_mnemonics(text: str, has_cue: bool) -> List[Finding]:
     chars = _chinese_chars()
     findings = []
     # One character at a time, separated by spaces, commas or list numbers.
-    singles = _runs(list(_CJK_CHUNK.finditer(text)), text, _ZH_SEPARATED_GAP, lambda c: len(c) == 1 and c in chars)
+    singles = _runs(list(_CJK_CHUNK.finditer(text)), text, _WORD_GAP, lambda c: len(c) == 1 and c in chars)
     for run in singles:
         if len(run) >= MIN_MNEMONIC_WORDS or (has_cue and len(run) >= MIN_WORDS_WITH_CUE):
             findings.append(Finding("mnemonic", run[0].start(), run[-1].end()))
     # Written without separators: a checksum-valid stretch that does not read as words.
     for chunk in _CJK_CHUNK.finditer(text):
-        for run in re.finditer(f"[{''.join(sorted(chars))}]{{{MIN_MNEMONIC_WORDS},}}", chunk.group(0)):
+        for run in _chinese_run_pattern().finditer(chunk.group(0)):
             chars_run = run.group(0)
             offset = chunk.start() + run.start()
             if _reads_as_words(chars_run, threshold=0.5):
