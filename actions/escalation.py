@@ -1,22 +1,32 @@
-"""The escalation seam: ``action_escalate`` and ``action_ticket_status``.
+"""Escalation to the agent desk: ``action_escalate`` and ``action_ticket_status``.
 
-Deciding the priority (SPEC §2) lives here and is final. Creating a ticket is
-the job of an agent desk, which is not part of this service yet: until one is
-plugged in through :func:`get_escalation_backend`, the bot tells the user
-honestly that no human can be reached here. It never invents a ticket id.
+Deciding the priority (SPEC §2) lives here and is final; the desk merges a
+re-escalation into the open ticket and only ever raises its priority. The user
+is told the ticket id, their place in the queue and an ETA the desk computed
+from the queue and the agents on shift, or, with nobody on shift, when the next
+shift starts. Without a desk, or when it cannot be reached, the bot says so; it
+never invents a ticket id.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Dict, Iterable, List, Optional, Protocol, Text
+from typing import Any, Dict, Iterable, List, Optional, Text
+from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.desk_client import DeskClient, DeskUnavailable, get_desk_client
 from actions.history import user_intents
-from actions.language import DomainDict
+from actions.language import DomainDict, tracker_language
+from wallet_support.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 URGENT_INTENTS = frozenset({"suspected_theft", "secret_exposed"})
 # Funds may be missing: a transfer that did not arrive somewhere.
@@ -24,6 +34,7 @@ FUNDS_IN_TRANSIT_INTENTS = frozenset(
     {"stuck_transaction", "failed_transaction", "deposit_not_received", "cross_chain"}
 )
 TRANSFER_SLOTS = ("chain", "tx_hash", "address")
+HANDOFF_FORM = "handoff_form"
 
 
 class Priority(str, Enum):
@@ -44,27 +55,19 @@ def decide_priority(intents_in_conversation: Iterable[Optional[str]]) -> Priorit
 
 @dataclass(frozen=True)
 class EscalationRequest:
-    """Everything an agent desk needs to open a ticket; never a secret."""
+    """Everything the desk needs to open a ticket; never a secret (text is redacted at the channel)."""
 
     conversation_id: str
     priority: Priority
     reason: Optional[str]
     details: Dict[str, str] = field(default_factory=dict)
+    channel: str = "unknown"
+    language: str = "zh"
+    text: Optional[str] = None
 
-
-class EscalationBackend(Protocol):
-    """What an agent desk implements to receive escalations."""
-
-    def escalate(self, request: EscalationRequest, dispatcher: CollectingDispatcher) -> List[Dict[Text, Any]]:
-        """Open or merge the ticket, tell the user about it, return events."""
-
-    def ticket_status(self, conversation_id: str, dispatcher: CollectingDispatcher) -> List[Dict[Text, Any]]:
-        """Tell the user where their ticket stands, return events."""
-
-
-def get_escalation_backend() -> Optional[EscalationBackend]:
-    """The connected agent desk; none in this service yet."""
-    return None
+    def payload(self) -> Dict[str, Any]:
+        return {"conversation_id": self.conversation_id, "priority": self.priority.value, "intent": self.reason,
+                "details": self.details, "channel": self.channel, "language": self.language, "text": self.text}
 
 
 def build_request(tracker: Tracker) -> EscalationRequest:
@@ -76,14 +79,39 @@ def build_request(tracker: Tracker) -> EscalationRequest:
         priority=decide_priority(intents),
         reason=reasons[-1] if reasons else intents[-1] if intents else None,
         details=details,
+        channel=tracker.get_latest_input_channel() or "unknown",
+        language=tracker_language(tracker),
+        text=(tracker.latest_message or {}).get("text"),
     )
 
 
-class ActionEscalate(Action):
-    """Hand the conversation to a human, or say honestly that none is connected."""
+def local_time(iso_utc: str) -> str:
+    """``2026-11-23T00:00:00Z`` as the desk's local time, e.g. ``11-23 08:00 (Asia/Shanghai)``."""
+    zone_name = get_settings().desk.timezone
+    moment = datetime.fromisoformat(iso_utc.rstrip("Z")).replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone_name))
+    return f"{moment:%m-%d %H:%M} ({zone_name})"
 
-    def __init__(self, backend: Optional[EscalationBackend] = None) -> None:
-        self._backend = backend
+
+def tell_queue_position(dispatcher: CollectingDispatcher, status: Dict[str, Any]) -> None:
+    """Place in the queue and an honest ETA, from the desk's answer."""
+    ticket = status["ticket"]
+    if ticket["status"] == "claimed":
+        dispatcher.utter_message(response="utter_ticket_eta_claimed", ticket_id=ticket["id"])
+    elif status.get("eta_minutes") is not None:
+        dispatcher.utter_message(response="utter_ticket_eta", position=status["queue_position"],
+                                 eta=status["eta_minutes"], agents=status["agents_on_shift"])
+    elif status.get("next_shift_start"):
+        dispatcher.utter_message(response="utter_ticket_eta_no_agent", position=status["queue_position"],
+                                 next_shift=local_time(status["next_shift_start"]))
+    else:
+        dispatcher.utter_message(response="utter_ticket_eta_no_shift", position=status["queue_position"])
+
+
+class ActionEscalate(Action):
+    """Open (or merge into) the conversation's ticket, tell the user, start the handoff."""
+
+    def __init__(self, desk: Optional[DeskClient] = None) -> None:
+        self._desk = desk
 
     def name(self) -> Text:
         return "action_escalate"
@@ -92,19 +120,36 @@ class ActionEscalate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
         request = build_request(tracker)
-        backend = self._backend or get_escalation_backend()
-        if backend is not None:
-            return backend.escalate(request, dispatcher)
-        dispatcher.utter_message(response="utter_escalation_unavailable")
-        dispatcher.utter_message(response=f"utter_priority_note_{request.priority.value.lower()}")
-        return []
+        desk = self._desk or get_desk_client()
+        if desk is None:
+            dispatcher.utter_message(response="utter_escalation_unavailable")
+            dispatcher.utter_message(response=f"utter_priority_note_{request.priority.value.lower()}")
+            return []
+        try:
+            result = await desk.escalate(request.payload())
+        except DeskUnavailable as error:
+            logger.error("escalation of %s failed: %s", request.conversation_id, error)
+            dispatcher.utter_message(response="utter_escalation_failed")
+            return []
+        ticket = result["ticket"]
+        opened = "utter_ticket_opened" if result.get("created") else "utter_ticket_merged"
+        dispatcher.utter_message(response=opened, ticket_id=ticket["id"])
+        if ticket["priority"] == "P1":
+            dispatcher.utter_message(response="utter_ticket_urgent", sla=get_settings().desk.sla_minutes["P1"])
+        elif ticket["priority"] == "P2":
+            dispatcher.utter_message(response="utter_priority_note_p2")
+        tell_queue_position(dispatcher, result)
+        if tracker.active_loop_name == HANDOFF_FORM:
+            return []
+        dispatcher.utter_message(response="utter_handoff_started")
+        return [FollowupAction(HANDOFF_FORM)]
 
 
 class ActionTicketStatus(Action):
-    """Where the user's ticket stands; without a desk there is none."""
+    """Where the user's open ticket stands."""
 
-    def __init__(self, backend: Optional[EscalationBackend] = None) -> None:
-        self._backend = backend
+    def __init__(self, desk: Optional[DeskClient] = None) -> None:
+        self._desk = desk
 
     def name(self) -> Text:
         return "action_ticket_status"
@@ -112,8 +157,19 @@ class ActionTicketStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        backend = self._backend or get_escalation_backend()
-        if backend is not None:
-            return backend.ticket_status(tracker.sender_id, dispatcher)
-        dispatcher.utter_message(response="utter_no_open_ticket")
+        desk = self._desk or get_desk_client()
+        if desk is None:
+            dispatcher.utter_message(response="utter_no_open_ticket")
+            return []
+        try:
+            status = await desk.open_ticket(tracker.sender_id)
+        except DeskUnavailable as error:
+            logger.error("ticket status of %s failed: %s", tracker.sender_id, error)
+            dispatcher.utter_message(response="utter_desk_unreachable")
+            return []
+        if status is None:
+            dispatcher.utter_message(response="utter_no_open_ticket")
+            return []
+        dispatcher.utter_message(response="utter_ticket_status", ticket_id=status["ticket"]["id"])
+        tell_queue_position(dispatcher, status)
         return []

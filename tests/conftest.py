@@ -30,14 +30,24 @@ def domain(rasa_domain: Domain) -> Dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, telegram):
     """The real action server and Rasa server, started once for the whole run."""
     from tests.servers import start_stack  # tests.servers imports this module
 
-    running = start_stack(tmp_path_factory.mktemp("stack"))
+    running = start_stack(tmp_path_factory.mktemp("stack"), telegram_api=telegram.url)
     print(f"servers ready in {running.start_seconds:.1f} s")
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def telegram():
+    """The loopback Bot API stand-in the stack's on-call alerts (and Telegram channel) talk to."""
+    from tests.telegram_standin import start_telegram_standin
+
+    standin = start_telegram_standin()
+    yield standin
+    standin.stop()
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import requests
 
@@ -38,16 +38,48 @@ def latest_model() -> Path:
     return models[-1]
 
 
+ONCALL_BOT_TOKEN = "123456:oncall-test-token"
+ONCALL_CHAT_ID = "-100200300"
+
+
 @dataclass
 class RunningStack:
     rasa_url: str
     actions_url: str
+    desk_url: str
     tracker_db: Path
+    desk_db: Path
     log_dir: Path
     action_token: str
     api_token: str
+    desk_token: str
     processes: List[subprocess.Popen]
     start_seconds: float
+    env: dict
+    commands: Dict[str, List[str]] = field(default_factory=dict)
+
+    def _spawn(self, name: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        return subprocess.Popen(self.commands[name], cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def crash_and_restart(self, name: str) -> None:
+        """kill -9 one server (``actions``, ``rasa`` or ``desk``) and start it again on the same port."""
+        index = list(self.commands).index(name)
+        victim = self.processes[index]
+        victim.kill()
+        victim.wait()
+        self.processes[index] = self._spawn(name)
+        health = {"actions": f"{self.actions_url}/health", "desk": f"{self.desk_url}/health", "rasa": f"{self.rasa_url}/"}
+        _wait_until_up(health[name], [self.processes[index]], time.monotonic() + START_TIMEOUT_S)
+
+    def desk(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Call the desk's JSON API with DESK_API_TOKEN."""
+        headers = {"Authorization": f"Bearer {self.desk_token}", **kwargs.pop("headers", {})}
+        return requests.request(method, self.desk_url + path, headers=headers, timeout=30, **kwargs)
+
+    def desk_cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "desk", *args], cwd=PROJECT_ROOT, env=self.env,
+                              input=stdin, capture_output=True, text=True, timeout=120)
 
     def send(self, message: str, sender: str = "tester") -> list:
         response = requests.post(
@@ -85,10 +117,11 @@ def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float)
     raise RuntimeError(f"{url} did not come up in {START_TIMEOUT_S} s")
 
 
-def start_stack(work_dir: Path, model: Optional[Path] = None) -> RunningStack:
-    """Both servers with an endpoints file of their own: free ports, a fresh SQLite store."""
-    rasa_port, actions_port = free_ports(2)
+def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Optional[str] = None) -> RunningStack:
+    """Action server, Rasa and the desk with settings of their own: free ports, fresh SQLite files."""
+    rasa_port, actions_port, desk_port = free_ports(3)
     tracker_db = work_dir / "tracker.db"
+    desk_db = work_dir / "desk.db"
     endpoints = work_dir / "endpoints.yml"
     endpoints.write_text(
         f"""action_endpoint:
@@ -103,8 +136,20 @@ tracker_store:
 """,
         encoding="utf-8",
     )
-    action_token, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "ACTION_SERVER_TOKEN": action_token}
+    action_token, api_token, desk_token = (secrets.token_urlsafe(32) for _ in range(3))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "ACTION_SERVER_TOKEN": action_token,
+        "RASA_API_TOKEN": api_token,
+        "DESK_API_TOKEN": desk_token,
+        "DESK_URL": f"http://127.0.0.1:{desk_port}",
+        "DESK_DATABASE_URL": f"sqlite:///{desk_db}",
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+    }
+    if telegram_api:
+        env.update(ONCALL_TELEGRAM_API_BASE=telegram_api, ONCALL_TELEGRAM_BOT_TOKEN=ONCALL_BOT_TOKEN,
+                   ONCALL_TELEGRAM_CHAT_ID=ONCALL_CHAT_ID)
     rasa = [sys.executable, "-m", "rasa"]
     commands = {
         "actions": [sys.executable, "-m", "actions.server", "--port", str(actions_port), "--debug"],
@@ -114,27 +159,31 @@ tracker_store:
             "--debug",  # Rasa logs message text at DEBUG: tests check no secret reaches it
             "--enable-api", "--auth-token", api_token,
         ],
+        "desk": [sys.executable, "-m", "desk", "serve", "--port", str(desk_port), "--host", "127.0.0.1", "--debug"],
     }
-    processes = []
     started = time.monotonic()
-    for name, command in commands.items():
-        log = open(work_dir / f"{name}.log", "wb")
-        processes.append(
-            subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        )
     stack = RunningStack(
         rasa_url=f"http://127.0.0.1:{rasa_port}",
         actions_url=f"http://127.0.0.1:{actions_port}",
+        desk_url=f"http://127.0.0.1:{desk_port}",
         tracker_db=tracker_db,
+        desk_db=desk_db,
         log_dir=work_dir,
         action_token=action_token,
         api_token=api_token,
-        processes=processes,
+        desk_token=desk_token,
+        processes=[],
         start_seconds=0.0,
+        env=env,
+        commands=commands,
     )
+    processes = stack.processes
+    for name in commands:
+        processes.append(stack._spawn(name))
     try:
         deadline = started + START_TIMEOUT_S
         _wait_until_up(f"{stack.actions_url}/health", processes, deadline)
+        _wait_until_up(f"{stack.desk_url}/health", processes, deadline)
         _wait_until_up(f"{stack.rasa_url}/", processes, deadline)
     except Exception:
         stack.stop()

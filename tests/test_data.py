@@ -11,6 +11,7 @@ from rasa.shared.core.constants import DEFAULT_INTENTS
 from rasa.shared.nlu.training_data.loading import load_data
 
 from tests.conftest import PROJECT_ROOT
+from wallet_support.payloads import INTERNAL_INTENTS
 
 MIN_EXAMPLES = 30
 HOLDOUT = PROJECT_ROOT / "tests/nlu/holdout.yml"
@@ -24,9 +25,13 @@ def training_data():
 def test_every_intent_has_enough_examples(training_data, rasa_domain):
     counts = Counter(m.get("intent") for m in training_data.intent_examples)
     for intent in rasa_domain.intents:
-        if intent in DEFAULT_INTENTS:
-            continue
+        if intent in DEFAULT_INTENTS or intent in INTERNAL_INTENTS:
+            continue  # internal intents must never be trained: see test_internal_intents_are_never_trained
         assert counts[intent] >= MIN_EXAMPLES, f"{intent} has {counts[intent]} examples"
+
+
+def test_internal_intents_are_never_trained(training_data):
+    assert not INTERNAL_INTENTS & set(training_data.intents)
 
 
 def test_no_example_is_labelled_twice(training_data):
@@ -73,6 +78,8 @@ def test_rasa_data_validate_is_clean():
     for line in output.splitlines():
         if "UserWarning" not in line and " WARNING " not in line:
             continue  # third-party deprecation notices say nothing about our data
+        if any(f"'{intent}'" in line for intent in INTERNAL_INTENTS) and "not found in the NLU training data" in line:
+            continue  # by design: only the desk triggers them (test_internal_intents_are_never_trained)
         unused = re.search(r"utterance '(\w+)' is not used", line)
         if unused and (unused.group(1) in names or unused.group(1).startswith(tuple(prefixes))):
             continue  # sent by a custom action or a channel, which Rasa's validator cannot see

@@ -10,12 +10,44 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "settings.yml"
+
+
+@dataclass(frozen=True)
+class ShiftSetting:
+    """One recurring shift: weekdays (0 = Monday), local start/end ``HH:MM``, agents on it."""
+
+    weekdays: Tuple[int, ...]
+    start: str
+    end: str
+    agents: int
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """The agent desk (package ``desk``) and how the bot and the desk reach each other."""
+
+    database_url: str = "sqlite:///var/desk.db"
+    url: str = "http://127.0.0.1:8080"
+    port: int = 8080
+    rasa_url: str = "http://127.0.0.1:5005"
+    timezone: str = "Asia/Shanghai"
+    sla_minutes: Dict[str, int] = field(default_factory=lambda: {"P1": 30, "P2": 120, "P3": 1440})
+    # Prior for the ETA until the desk has measured its own first-response times.
+    minutes_per_ticket: int = 10
+    default_shifts: Tuple[ShiftSetting, ...] = ()
+    delivery_retry_seconds: float = 5.0
+    oncall_telegram_api_base: str = "https://api.telegram.org"
+    oncall_telegram_chat_id: Optional[str] = None
+    # Secrets: only from the environment (`make run` writes var/secrets.env).
+    api_token: Optional[str] = field(default=None, repr=False)
+    rasa_api_token: Optional[str] = field(default=None, repr=False)
+    oncall_telegram_bot_token: Optional[str] = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -30,6 +62,7 @@ class Settings:
     # Shared secret Rasa sends to the action server (endpoints.yml `token`).
     # Only from the environment: `make run` generates one into var/secrets.env.
     action_server_token: Optional[str] = field(default=None, repr=False)
+    desk: DeskSettings = field(default_factory=DeskSettings)
 
     @property
     def allowed_link_domains(self) -> Tuple[str, ...]:
@@ -52,12 +85,46 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
         default_language=env.get("WALLET_SUPPORT_DEFAULT_LANGUAGE", raw.get("default_language", "zh")),
         max_message_chars=int(raw.get("limits", {}).get("max_message_chars", 2000)),
         action_server_token=env.get("ACTION_SERVER_TOKEN") or None,
+        desk=_desk_settings(raw.get("desk", {}), env),
     )
     if settings.default_language not in ("zh", "en"):
         raise ValueError(f"default_language must be 'zh' or 'en', not {settings.default_language!r}")
     if not settings.official_domains:
         raise ValueError(f"{path}: links.official_domains must list at least one domain")
     return settings
+
+
+def _desk_settings(raw: Mapping, env: Mapping[str, str]) -> DeskSettings:
+    defaults = DeskSettings()
+    oncall = raw.get("oncall", {}) or {}
+    shifts = tuple(
+        ShiftSetting(
+            weekdays=tuple(int(d) for d in shift.get("weekdays", range(7))),
+            start=str(shift["start"]),
+            end=str(shift["end"]),
+            agents=int(shift.get("agents", 1)),
+        )
+        for shift in raw.get("shifts", []) or []
+    )
+    sla = {**defaults.sla_minutes, **{str(k): int(v) for k, v in (raw.get("sla_minutes") or {}).items()}}
+    return DeskSettings(
+        database_url=env.get("DESK_DATABASE_URL", raw.get("database_url", defaults.database_url)),
+        url=env.get("DESK_URL", raw.get("url", defaults.url)).rstrip("/"),
+        port=int(env.get("DESK_PORT", raw.get("port", defaults.port))),
+        rasa_url=env.get("RASA_URL", raw.get("rasa_url", defaults.rasa_url)).rstrip("/"),
+        timezone=raw.get("timezone", defaults.timezone),
+        sla_minutes=sla,
+        minutes_per_ticket=int(raw.get("minutes_per_ticket", defaults.minutes_per_ticket)),
+        default_shifts=shifts,
+        delivery_retry_seconds=float(raw.get("delivery_retry_seconds", defaults.delivery_retry_seconds)),
+        oncall_telegram_api_base=env.get(
+            "ONCALL_TELEGRAM_API_BASE", oncall.get("telegram_api_base", defaults.oncall_telegram_api_base)
+        ).rstrip("/"),
+        oncall_telegram_chat_id=env.get("ONCALL_TELEGRAM_CHAT_ID") or oncall.get("telegram_chat_id"),
+        api_token=env.get("DESK_API_TOKEN") or None,
+        rasa_api_token=env.get("RASA_API_TOKEN") or None,
+        oncall_telegram_bot_token=env.get("ONCALL_TELEGRAM_BOT_TOKEN") or None,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -88,15 +88,21 @@ def detect_language(text: str) -> Optional[str]:
     return None
 
 
+# Rasa's text for intents triggered through its HTTP API (rasa.shared.core.constants).
+EXTERNAL_MESSAGE_PREFIX = "EXTERNAL: "
+
+
 def reply_language(user_texts_newest_first: Iterable[str], default: str = "zh") -> str:
     """Pick the reply language from the user's messages, newest first.
 
     Button payloads and forced intents ("/create_wallet") say nothing about the
     user's language and are skipped, as are messages with no language signal
     (emoji, a bare hash): the last message that tells wins, else ``default``.
+    Intents triggered through the HTTP API (the desk's agent replies) appear as
+    "EXTERNAL: <intent>" user events and are skipped too.
     """
     for text in user_texts_newest_first:
-        if not text or text.lstrip().startswith("/"):
+        if not text or text.lstrip().startswith("/") or text.startswith(EXTERNAL_MESSAGE_PREFIX):
             continue
         language = detect_language(text)
         if language:

@@ -2,6 +2,7 @@ import asyncio
 
 import pytest
 
+from actions.desk_client import DeskUnavailable
 from actions.escalation import (
     ActionEscalate,
     ActionTicketStatus,
@@ -30,7 +31,7 @@ def test_priority_follows_the_spec(intents, expected):
     assert decide_priority(intents) is expected
 
 
-def test_request_carries_the_reason_and_transfer_details_but_no_text(make_tracker):
+def test_request_carries_the_reason_and_transfer_details(make_tracker):
     tracker = make_tracker(
         ("usdt一直没到账", "deposit_not_received"),
         ("转人工", "request_human"),
@@ -43,6 +44,7 @@ def test_request_carries_the_reason_and_transfer_details_but_no_text(make_tracke
         priority=Priority.P2,
         reason="deposit_not_received",
         details={"chain": "tron", "tx_hash": "ab" * 32},
+        text="转人工",
     )
 
 
@@ -53,37 +55,84 @@ def test_without_a_desk_the_user_is_told_honestly_and_no_ticket_is_invented(make
     assert [m["response"] for m in dispatcher.messages] == ["utter_escalation_unavailable", "utter_priority_note_p1"]
 
 
-class RecordingBackend:
-    def __init__(self):
-        self.requests = []
-        self.status_asked = []
+class FakeDesk:
+    """Stands in for actions.desk_client.DeskClient (the real one is exercised in tests/desk)."""
 
-    def escalate(self, request, dispatcher):
-        self.requests.append(request)
-        dispatcher.utter_message(text="ticket T-1")
-        return [{"event": "slot", "name": "chain", "value": None}]
+    def __init__(self, created=True, priority="P2", status="open", eta=7, next_shift=None, fail=False, open_ticket=True):
+        self.payloads, self.status_asked = [], []
+        self.answer = {
+            "ticket": {"id": "T-ABC234", "priority": priority, "status": status},
+            "created": created, "queue_position": 3, "agents_on_shift": 0 if eta is None else 2,
+            "eta_minutes": eta, "next_shift_start": next_shift,
+        }
+        self.fail, self.has_open = fail, open_ticket
 
-    def ticket_status(self, conversation_id, dispatcher):
+    async def escalate(self, payload):
+        if self.fail:
+            raise DeskUnavailable("down")
+        self.payloads.append(payload)
+        return self.answer
+
+    async def open_ticket(self, conversation_id):
         self.status_asked.append(conversation_id)
-        return []
+        if self.fail:
+            raise DeskUnavailable("down")
+        return self.answer if self.has_open else None
 
 
-def test_a_connected_desk_receives_the_request(make_tracker, dispatcher, domain):
-    backend = RecordingBackend()
-    tracker = make_tracker(("转账卡住了", "stuck_transaction"), ("人工", "request_human"))
-    events = asyncio.run(ActionEscalate(backend).run(dispatcher, tracker, domain))
-    assert [r.priority for r in backend.requests] == [Priority.P2]
-    assert events == [{"event": "slot", "name": "chain", "value": None}]
-    assert [m["text"] for m in dispatcher.messages] == ["ticket T-1"]
+def responses(dispatcher):
+    return [m["response"] for m in dispatcher.messages]
+
+
+def test_a_new_ticket_is_announced_with_id_position_and_eta_then_the_handoff_starts(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    tracker = make_tracker(("转账卡住了", "stuck_transaction"), ("人工", "request_human"), sender_id="c1")
+    events = asyncio.run(ActionEscalate(desk).run(dispatcher, tracker, domain))
+    assert desk.payloads[0]["priority"] == "P2" and desk.payloads[0]["conversation_id"] == "c1"
+    assert desk.payloads[0]["intent"] == "stuck_transaction"
+    assert responses(dispatcher) == ["utter_ticket_opened", "utter_priority_note_p2", "utter_ticket_eta", "utter_handoff_started"]
+    assert dispatcher.messages[0]["ticket_id"] == "T-ABC234"
+    assert dispatcher.messages[2]["position"] == 3 and dispatcher.messages[2]["eta"] == 7
+    assert events == [{"event": "followup", "name": "handoff_form", "timestamp": None}]
+
+
+def test_p1_is_marked_urgent_with_the_configured_sla(make_tracker, dispatcher, domain):
+    desk = FakeDesk(priority="P1")
+    asyncio.run(ActionEscalate(desk).run(dispatcher, make_tracker(("币被盗了", "suspected_theft")), domain))
+    assert "utter_ticket_urgent" in responses(dispatcher)
+    assert [m for m in dispatcher.messages if m["response"] == "utter_ticket_urgent"][0]["sla"] == 30
+
+
+def test_a_merge_says_so(make_tracker, dispatcher, domain):
+    asyncio.run(ActionEscalate(FakeDesk(created=False)).run(dispatcher, make_tracker(("人工", "request_human")), domain))
+    assert responses(dispatcher)[0] == "utter_ticket_merged"
+
+
+def test_nobody_on_shift_names_the_next_shift_in_local_time(make_tracker, dispatcher, domain):
+    desk = FakeDesk(eta=None, next_shift="2026-11-23T00:00:00Z")
+    asyncio.run(ActionEscalate(desk).run(dispatcher, make_tracker(("人工", "request_human")), domain))
+    no_agent = [m for m in dispatcher.messages if m["response"] == "utter_ticket_eta_no_agent"]
+    assert no_agent and no_agent[0]["next_shift"] == "11-23 08:00 (Asia/Shanghai)"
+
+
+def test_an_unreachable_desk_is_reported_and_no_ticket_is_claimed(make_tracker, dispatcher, domain):
+    events = asyncio.run(ActionEscalate(FakeDesk(fail=True)).run(dispatcher, make_tracker(("人工", "request_human")), domain))
+    assert events == [] and responses(dispatcher) == ["utter_escalation_failed"]
 
 
 def test_ticket_status_without_a_desk(make_tracker, dispatcher, domain):
     tracker = make_tracker(("我的工单呢", "ticket_status"))
     assert asyncio.run(ActionTicketStatus().run(dispatcher, tracker, domain)) == []
-    assert [m["response"] for m in dispatcher.messages] == ["utter_no_open_ticket"]
+    assert responses(dispatcher) == ["utter_no_open_ticket"]
 
 
 def test_ticket_status_asks_the_desk(make_tracker, dispatcher, domain):
-    backend = RecordingBackend()
-    asyncio.run(ActionTicketStatus(backend).run(dispatcher, make_tracker(("进度?", "ticket_status"), sender_id="c9"), domain))
-    assert backend.status_asked == ["c9"]
+    desk = FakeDesk()
+    asyncio.run(ActionTicketStatus(desk).run(dispatcher, make_tracker(("进度?", "ticket_status"), sender_id="c9"), domain))
+    assert desk.status_asked == ["c9"]
+    assert responses(dispatcher) == ["utter_ticket_status", "utter_ticket_eta"]
+
+
+def test_ticket_status_with_no_open_ticket(make_tracker, dispatcher, domain):
+    asyncio.run(ActionTicketStatus(FakeDesk(open_ticket=False)).run(dispatcher, make_tracker(("进度?", "ticket_status")), domain))
+    assert responses(dispatcher) == ["utter_no_open_ticket"]

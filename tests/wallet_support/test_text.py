@@ -58,3 +58,9 @@ def test_reply_language_skips_payloads_and_signal_free_messages():
     assert reply_language(["/create_wallet", "🙂", "help me please", "你好"], "zh") == "en"
     assert reply_language(["🙂"], "en") == "en"
     assert reply_language([], "zh") == "zh"
+
+
+def test_intents_triggered_by_the_desk_do_not_set_the_language():
+    from wallet_support.text import reply_language
+
+    assert reply_language(["EXTERNAL: desk_agent_reply", "我的币被盗了"], default="en") == "zh"

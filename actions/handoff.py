@@ -1,0 +1,230 @@
+"""While a ticket is open the conversation belongs to a person (SPEC §3).
+
+``handoff_form`` is a loop with one slot that takes every user message
+(``from_text``); its validation action relays the text to the ticket and
+acknowledges it, so the bot stays quiet except for that. Control intents are
+left out of the slot mapping, which makes the loop step aside for them:
+``cancel_handoff``, ``ticket_status`` and the desk's internal intents
+(``desk_agent_reply``, ``desk_ticket_closed``). The internal intents carry no
+text and cannot be typed into a channel (wallet_support.payloads); their
+actions fetch what to say from the desk, so a forged trigger could deliver
+nothing that an agent did not write to this conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.desk_client import DeskClient, DeskUnavailable, get_desk_client
+from actions.escalation import FUNDS_IN_TRANSIT_INTENTS, URGENT_INTENTS, HANDOFF_FORM, decide_priority
+from actions.language import DomainDict, response_text, tracker_language
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_SLOT = "handoff_message"
+_RATING_WORDS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+
+
+def leave_handoff() -> List[Dict[Text, Any]]:
+    return [SlotSet(HANDOFF_SLOT, None), SlotSet("requested_slot", None), ActiveLoop(None)]
+
+
+def parse_rating(text: str) -> Optional[int]:
+    """1-5 from "5", "5分", "五星", "⭐⭐⭐⭐", "rate 4"; None when there is no single clear rating."""
+    out_of_five = re.search(r"(?<!\d)([1-5])\s*(?:/|out of|分之)\s*5(?!\d)", text)
+    if out_of_five:
+        return int(out_of_five.group(1))
+    stars = text.count("⭐") + text.count("★")
+    if 1 <= stars <= 5:
+        return stars
+    digits = re.findall(r"(?<!\d)[1-5](?!\d)", text)
+    if len(set(digits)) == 1:
+        return int(digits[0])
+    words = [_RATING_WORDS[ch] for ch in text if ch in _RATING_WORDS]
+    if len(set(words)) == 1 and re.search(r"[一二两三四五]\s*(分|星|颗星)", text):
+        return words[0]
+    return None
+
+
+def _escalated_since_last_user_message(tracker: Tracker) -> bool:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_escalate":
+            return True
+    return False
+
+
+class _DeskAction(Action, ABC):
+    """An action that talks to the desk; abstract, so rasa-sdk does not register it."""
+
+    def __init__(self, desk: Optional[DeskClient] = None) -> None:
+        self._desk = desk
+
+    @abstractmethod
+    def name(self) -> Text:
+        """The action's name in the domain."""
+
+    @property
+    def desk(self) -> Optional[DeskClient]:
+        return self._desk or get_desk_client()
+
+
+class ValidateHandoffForm(_DeskAction):
+    """Relay each message of the handoff to the ticket and acknowledge it."""
+
+    def name(self) -> Text:
+        return "validate_handoff_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        message = tracker.latest_message or {}
+        if _escalated_since_last_user_message(tracker):
+            # The form is starting: this message already went to the desk with the escalation.
+            return [SlotSet(HANDOFF_SLOT, None)]
+        if tracker.get_slot(HANDOFF_SLOT) is None:
+            # A control intent (not mapped to the slot): returning nothing lets the
+            # form reject the turn, so the rules for that intent take over.
+            return []
+        intent = (message.get("intent") or {}).get("name")
+        text = message.get("text") or ""
+        priority = decide_priority([intent]).value if intent in URGENT_INTENTS | FUNDS_IN_TRANSIT_INTENTS else None
+        desk = self.desk
+        if desk is None:
+            dispatcher.utter_message(response="utter_handoff_ended")
+            return leave_handoff()
+        try:
+            relayed = await desk.append_message(tracker.sender_id, text, intent, priority)
+        except DeskUnavailable as error:
+            logger.error("relay for %s failed: %s", tracker.sender_id, error)
+            dispatcher.utter_message(response="utter_handoff_relay_failed")
+            return [SlotSet(HANDOFF_SLOT, None)]
+        if relayed is None:  # closed in the desk while we were not told
+            dispatcher.utter_message(response="utter_handoff_ended")
+            return leave_handoff()
+        if intent == "secret_exposed":
+            dispatcher.utter_message(response="utter_secret_exposed")
+        elif intent == "suspected_theft":
+            dispatcher.utter_message(response="utter_theft_checklist")
+        dispatcher.utter_message(response="utter_handoff_ack", ticket_id=relayed["ticket"]["id"])
+        return [SlotSet(HANDOFF_SLOT, None)]
+
+
+class ActionAskHandoffMessage(Action):
+    """The loop's "question": nothing to ask, the user just writes to the agent."""
+
+    def name(self) -> Text:
+        return "action_ask_handoff_message"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        return []
+
+
+class ActionCancelHandoff(_DeskAction):
+    """"取消人工": close the ticket as cancelled and give the conversation back to the bot."""
+
+    def name(self) -> Text:
+        return "action_cancel_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        desk = self.desk
+        if desk is None:
+            dispatcher.utter_message(response="utter_no_handoff_to_cancel")
+            return leave_handoff()
+        try:
+            cancelled = await desk.cancel(tracker.sender_id)
+        except DeskUnavailable as error:
+            logger.error("cancel for %s failed: %s", tracker.sender_id, error)
+            dispatcher.utter_message(response="utter_desk_unreachable")
+            return []
+        if cancelled is None:
+            dispatcher.utter_message(response="utter_no_handoff_to_cancel")
+        else:
+            dispatcher.utter_message(response="utter_handoff_cancelled", ticket_id=cancelled["ticket"]["id"])
+        return leave_handoff()
+
+
+async def deliver_pending_replies(desk: DeskClient, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> int:
+    """Send the agent replies the desk holds for this conversation, then acknowledge them."""
+    replies = await desk.pending_replies(tracker.sender_id)
+    label = response_text(domain, "utter_agent_reply_label", tracker_language(tracker))
+    for reply in replies:
+        dispatcher.utter_message(text=f"{label}{reply['text']}")
+    if replies:
+        await desk.acknowledge(tracker.sender_id, [reply["id"] for reply in replies])
+    return len(replies)
+
+
+class ActionDeliverAgentReply(_DeskAction):
+    """Triggered by the desk through Rasa's HTTP API: pass the agent's replies on."""
+
+    def name(self) -> Text:
+        return "action_deliver_agent_reply"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        desk = self.desk
+        if desk is None:
+            return []
+        try:
+            await deliver_pending_replies(desk, dispatcher, tracker, domain)
+        except DeskUnavailable as error:  # the desk keeps them and triggers again
+            logger.error("fetching agent replies for %s failed: %s", tracker.sender_id, error)
+        return []
+
+
+class ActionTicketClosed(_DeskAction):
+    """Triggered by the desk when an agent closed the ticket: end the handoff, ask for a rating."""
+
+    def name(self) -> Text:
+        return "action_ticket_closed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        desk = self.desk
+        if desk is None:
+            return []
+        try:
+            await deliver_pending_replies(desk, dispatcher, tracker, domain)
+            still_open = await desk.open_ticket(tracker.sender_id)
+        except DeskUnavailable as error:
+            logger.error("close of %s not confirmed: %s", tracker.sender_id, error)
+            return []
+        if still_open is not None:
+            return []  # not closed after all: nothing to announce
+        dispatcher.utter_message(response="utter_ticket_closed")
+        dispatcher.utter_message(response="utter_ask_csat")
+        return leave_handoff() if tracker.active_loop_name == HANDOFF_FORM else []
+
+
+class ActionRecordCsat(_DeskAction):
+    """A 1-5 rating for the ticket that was just closed."""
+
+    def name(self) -> Text:
+        return "action_record_csat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        rating = parse_rating((tracker.latest_message or {}).get("text") or "")
+        desk = self.desk
+        if rating is None:
+            dispatcher.utter_message(response="utter_ask_csat")
+            return []
+        if desk is None:
+            dispatcher.utter_message(response="utter_csat_nothing_to_rate")
+            return []
+        try:
+            rated = await desk.rate(tracker.sender_id, rating)
+        except DeskUnavailable as error:
+            logger.error("rating for %s not stored: %s", tracker.sender_id, error)
+            dispatcher.utter_message(response="utter_desk_unreachable")
+            return []
+        if rated is None:
+            dispatcher.utter_message(response="utter_csat_nothing_to_rate")
+        else:
+            dispatcher.utter_message(response="utter_csat_thanks", rating=rating)
+        return []

@@ -1,0 +1,72 @@
+"""The desk's calls to the Rasa HTTP API (authenticated with RASA_API_TOKEN).
+
+Agent replies and ticket events reach the user by triggering internal intents
+(``desk_agent_reply``, ``desk_ticket_closed``) on the conversation with
+``output_channel=latest``, so they go out on whatever channel the user last
+wrote from. The intents carry no text: the bot's action fetches the pending
+replies from the desk, so even a forged trigger could only deliver what an
+agent really wrote to that very conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+from urllib.parse import quote
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+AGENT_REPLY_INTENT = "desk_agent_reply"
+TICKET_CLOSED_INTENT = "desk_ticket_closed"
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not take the call; the caller keeps the work for a retry."""
+
+
+class RasaClient:
+    def __init__(self, base_url: str, token: Optional[str]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+
+    def _url(self, conversation_id: str, tail: str) -> str:
+        return f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/{tail}"
+
+    async def trigger(self, conversation_id: str, intent: str) -> List[Dict[str, Any]]:
+        """Trigger an internal intent; the bot's answers go out on the user's latest channel."""
+        params = {"output_channel": "latest", **({"token": self.token} if self.token else {})}
+        try:
+            async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+                async with session.post(self._url(conversation_id, "trigger_intent"), params=params,
+                                        json={"name": intent}) as response:
+                    if response.status != 200:
+                        raise RasaUnavailable(f"Rasa answered {response.status}: {(await response.text())[:200]}")
+                    body = await response.json()
+                    return body.get("messages") or []
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise RasaUnavailable(f"Rasa unreachable: {error!r}") from error
+
+    async def transcript(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """The conversation's user and bot messages from the tracker store (already redacted at the channel)."""
+        params = {"include_events": "ALL", **({"token": self.token} if self.token else {})}
+        try:
+            async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+                async with session.get(self._url(conversation_id, "tracker"), params=params) as response:
+                    if response.status != 200:
+                        raise RasaUnavailable(f"Rasa answered {response.status}")
+                    tracker = await response.json()
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise RasaUnavailable(f"Rasa unreachable: {error!r}") from error
+        lines = []
+        for event in tracker.get("events") or []:
+            if event.get("event") not in ("user", "bot") or not event.get("text"):
+                continue
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            if event.get("event") == "user" and intent in (AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT):
+                continue  # desk triggers, not something the user said
+            lines.append({"from": event["event"], "text": event["text"], "intent": intent,
+                          "timestamp": event.get("timestamp")})
+        return lines

@@ -1,0 +1,494 @@
+"""What the desk does with tickets, agents and shifts; the web layer only calls this.
+
+Every state change is checked here and refused with a :class:`DeskError`
+carrying an HTTP status and a reason, so the JSON API, the web pages and the
+CLI give the same answers to the same mistakes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import bcrypt
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from desk.db import Database
+from desk.models import OUTCOMES, PRIORITIES, ROLES, Agent, ApiToken, Shift, Ticket, TicketMessage
+from desk.schedule import Eta, Schedule, ShiftWindow, estimate, format_hhmm, median, parse_hhmm, percentile, sla_deadline, utcnow
+from wallet_support.redaction import redact
+from wallet_support.settings import DeskSettings
+from wallet_support.text import blank_control_characters
+
+# Readable ids: no 0/O, 1/I/L, so a user can read one out over the phone.
+ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+MAX_TEXT_CHARS = 4000
+OPEN_STATUSES = ("open", "claimed")
+CSAT_WINDOW = timedelta(days=7)
+AUTOMATION_USERNAME = "api"
+
+
+class DeskError(Exception):
+    """A refused request: ``status`` is the HTTP status, ``reason`` says why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def store_text(text: str) -> str:
+    """Text as the desk keeps it: control characters blanked, secrets hidden, bounded."""
+    cleaned = redact(blank_control_characters(text or "")).text.strip()
+    return cleaned[:MAX_TEXT_CHARS]
+
+
+def higher_priority(a: str, b: str) -> str:
+    return min(a, b)  # "P1" < "P2" < "P3"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_public_id() -> str:
+    return "T-" + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
+
+
+@dataclass(frozen=True)
+class Escalation:
+    ticket: Ticket
+    created: bool
+    eta: Eta
+
+
+@dataclass(frozen=True)
+class Closure:
+    ticket: Ticket
+    previous_status: str
+
+
+class DeskService:
+    """Tickets, agents, tokens and shifts on one database."""
+
+    def __init__(self, db: Database, settings: DeskSettings) -> None:
+        self.db = db
+        self.settings = settings
+
+    # ----- shifts ---------------------------------------------------------
+    def seed_shifts(self) -> None:
+        """First start: copy the shifts from settings.yml into the database."""
+        with self.db.session() as s:
+            if s.scalar(select(func.count(Shift.id))):
+                return
+            for shift in self.settings.default_shifts:
+                s.add(Shift(weekdays="".join(str(d) for d in shift.weekdays), start_minute=parse_hhmm(shift.start),
+                            end_minute=parse_hhmm(shift.end), agents=shift.agents))
+
+    def shifts(self) -> List[Dict[str, object]]:
+        with self.db.session() as s:
+            rows = s.scalars(select(Shift).order_by(Shift.start_minute)).all()
+            return [{"weekdays": [int(d) for d in r.weekdays], "start": format_hhmm(r.start_minute),
+                     "end": format_hhmm(r.end_minute), "agents": r.agents} for r in rows]
+
+    def set_shifts(self, shifts: Sequence[Dict[str, object]]) -> None:
+        rows = []
+        for shift in shifts:
+            try:
+                weekdays = sorted({int(d) for d in shift.get("weekdays", range(7))})  # type: ignore[union-attr]
+                start, end = parse_hhmm(str(shift["start"])), parse_hhmm(str(shift["end"]))
+                agents = int(shift.get("agents", 1))  # type: ignore[arg-type]
+            except (KeyError, TypeError, ValueError) as error:
+                raise DeskError(400, f"bad shift {shift!r}: {error}")
+            if not weekdays or any(d < 0 or d > 6 for d in weekdays) or start >= end or agents < 0:
+                raise DeskError(400, f"bad shift {shift!r}: weekdays 0-6, start before end, agents >= 0")
+            rows.append(Shift(weekdays="".join(map(str, weekdays)), start_minute=start, end_minute=end, agents=agents))
+        with self.db.session() as s:
+            s.query(Shift).delete()
+            s.add_all(rows)
+
+    def schedule(self, session: Optional[Session] = None) -> Schedule:
+        def load(s: Session) -> Schedule:
+            rows = s.scalars(select(Shift)).all()
+            return Schedule([ShiftWindow(frozenset(int(d) for d in r.weekdays), r.start_minute, r.end_minute, r.agents)
+                             for r in rows], self.settings.timezone)
+        if session is not None:
+            return load(session)
+        with self.db.session() as s:
+            return load(s)
+
+    # ----- escalation -----------------------------------------------------
+    def escalate(self, conversation_id: str, priority: str, channel: str = "unknown", intent: Optional[str] = None,
+                 language: str = "zh", details: Optional[Dict[str, str]] = None, text: Optional[str] = None,
+                 now: Optional[datetime] = None) -> Escalation:
+        """Open a ticket, or merge into the conversation's open one (priority only ever rises)."""
+        if priority not in PRIORITIES:
+            raise DeskError(400, f"priority must be one of {', '.join(PRIORITIES)}")
+        if not conversation_id or len(conversation_id) > 255:
+            raise DeskError(400, "conversation_id must be 1-255 characters")
+        details = {k: store_text(str(v))[:128] for k, v in (details or {}).items() if k in ("chain", "tx_hash", "address") and v}
+        now = now or utcnow()
+        for _attempt in range(5):
+            try:
+                with self.db.session() as s:
+                    ticket = self._open_ticket(s, conversation_id)
+                    created = ticket is None
+                    if ticket is None:
+                        ticket = Ticket(public_id=_new_public_id(), conversation_id=conversation_id, channel=channel[:64],
+                                        priority=priority, status="open", intent=intent, language=language if language in ("zh", "en") else "zh",
+                                        created_at=now, sla_deadline=sla_deadline(now, priority, self.settings.sla_minutes),
+                                        escalations=1, **details)
+                        s.add(ticket)
+                        s.flush()
+                        s.add(TicketMessage(ticket_id=ticket.id, direction="system", created_at=now,
+                                            text=f"escalated: {intent or 'unknown'} ({priority})"))
+                    else:
+                        self._merge(ticket, priority, intent, details, now)
+                        s.add(TicketMessage(ticket_id=ticket.id, direction="system", created_at=now,
+                                            text=f"escalated again: {intent or 'unknown'} ({priority})"))
+                    if text and store_text(text):
+                        s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=store_text(text), intent=intent, created_at=now))
+                    s.flush()
+                    eta = self._eta(s, ticket, now)
+                    s.refresh(ticket)
+                    return Escalation(ticket=ticket, created=created, eta=eta)
+            except IntegrityError:
+                continue  # a concurrent escalation of the same conversation, or an id collision: retry
+        raise DeskError(503, "could not store the ticket, please retry")
+
+    def _merge(self, ticket: Ticket, priority: str, intent: Optional[str], details: Dict[str, str], now: datetime) -> None:
+        ticket.escalations += 1
+        raised = higher_priority(ticket.priority, priority)
+        if raised != ticket.priority:
+            ticket.priority = raised
+            ticket.intent = intent or ticket.intent
+            ticket.sla_deadline = min(ticket.sla_deadline, sla_deadline(ticket.created_at, raised, self.settings.sla_minutes),
+                                      sla_deadline(now, raised, self.settings.sla_minutes))
+        for key, value in details.items():
+            if not getattr(ticket, key):
+                setattr(ticket, key, value)
+
+    @staticmethod
+    def _open_ticket(s: Session, conversation_id: str) -> Optional[Ticket]:
+        return s.scalars(select(Ticket).where(Ticket.conversation_id == conversation_id,
+                                              Ticket.status.in_(OPEN_STATUSES))).first()
+
+    def queue_position(self, s: Session, ticket: Ticket) -> int:
+        """1 + unclaimed tickets an agent would take before this one; 0 once claimed."""
+        if ticket.status != "open":
+            return 0
+        ahead = s.scalar(select(func.count(Ticket.id)).where(
+            Ticket.status == "open", Ticket.id != ticket.id,
+            (Ticket.priority < ticket.priority)
+            | ((Ticket.priority == ticket.priority) & (Ticket.sla_deadline < ticket.sla_deadline))
+            | ((Ticket.priority == ticket.priority) & (Ticket.sla_deadline == ticket.sla_deadline) & (Ticket.id < ticket.id))))
+        return int(ahead or 0) + 1
+
+    def minutes_per_ticket(self, s: Session) -> float:
+        """Measured median minutes from creation to first response over the last 50; the prior without history."""
+        rows = s.execute(select(Ticket.created_at, Ticket.first_response_at).where(Ticket.first_response_at.isnot(None))
+                         .order_by(Ticket.first_response_at.desc()).limit(50)).all()
+        waits = [(r.first_response_at - r.created_at).total_seconds() / 60 for r in rows]
+        measured = median(waits)
+        return float(self.settings.minutes_per_ticket) if measured is None or len(waits) < 5 else max(1.0, measured)
+
+    def _eta(self, s: Session, ticket: Ticket, now: datetime) -> Eta:
+        schedule = self.schedule(s)
+        position = self.queue_position(s, ticket)
+        return estimate(max(position, 1), schedule.agents_on_shift(now), self.minutes_per_ticket(s), schedule, now)
+
+    # ----- what the bot asks ---------------------------------------------
+    def conversation_status(self, conversation_id: str, now: Optional[datetime] = None) -> Optional[Tuple[Ticket, Eta]]:
+        """The open ticket of a conversation with its ETA, or None."""
+        now = now or utcnow()
+        with self.db.session() as s:
+            ticket = self._open_ticket(s, conversation_id)
+            if ticket is None:
+                return None
+            s.refresh(ticket)
+            return ticket, self._eta(s, ticket, now)
+
+    def append_user_message(self, conversation_id: str, text: str, intent: Optional[str] = None,
+                            priority: Optional[str] = None, now: Optional[datetime] = None) -> Ticket:
+        """Add what the user said during handoff to their open ticket (404 if none)."""
+        now = now or utcnow()
+        with self.db.session() as s:
+            ticket = self._open_ticket(s, conversation_id)
+            if ticket is None:
+                raise DeskError(404, f"conversation {conversation_id!r} has no open ticket")
+            if priority in PRIORITIES:
+                self._merge(ticket, priority, intent, {}, now)
+                ticket.escalations -= 1  # a message, not an escalation
+            s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=store_text(text) or "(empty)", intent=intent, created_at=now))
+            s.flush()
+            s.refresh(ticket)
+            return ticket
+
+    def cancel_by_user(self, conversation_id: str, now: Optional[datetime] = None) -> Ticket:
+        now = now or utcnow()
+        with self.db.session() as s:
+            ticket = self._open_ticket(s, conversation_id)
+            if ticket is None:
+                raise DeskError(404, f"conversation {conversation_id!r} has no open ticket")
+            ticket.status, ticket.closed_at, ticket.outcome = "closed", now, "cancelled_by_user"
+            s.add(TicketMessage(ticket_id=ticket.id, direction="system", text="cancelled by the user", created_at=now))
+            s.flush()
+            s.refresh(ticket)
+            return ticket
+
+    def record_csat(self, conversation_id: str, rating: int, now: Optional[datetime] = None) -> Ticket:
+        """Rate the conversation's most recently closed, unrated ticket (1-5)."""
+        if not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise DeskError(400, "rating must be an integer from 1 to 5")
+        now = now or utcnow()
+        with self.db.session() as s:
+            ticket = s.scalars(select(Ticket).where(
+                Ticket.conversation_id == conversation_id, Ticket.status == "closed", Ticket.csat.is_(None),
+                Ticket.outcome != "cancelled_by_user", Ticket.closed_at >= now - CSAT_WINDOW,
+            ).order_by(Ticket.closed_at.desc())).first()
+            if ticket is None:
+                raise DeskError(404, f"conversation {conversation_id!r} has no closed ticket waiting for a rating")
+            ticket.csat, ticket.csat_at = rating, now
+            s.flush()
+            s.refresh(ticket)
+            return ticket
+
+    def pending_replies(self, conversation_id: str) -> List[TicketMessage]:
+        """Agent replies not yet delivered to the user, oldest first."""
+        with self.db.session() as s:
+            return list(s.scalars(select(TicketMessage).join(Ticket).where(
+                Ticket.conversation_id == conversation_id, TicketMessage.direction == "agent",
+                TicketMessage.delivered_at.is_(None)).order_by(TicketMessage.id)).all())
+
+    def mark_delivered(self, conversation_id: str, message_ids: Sequence[int], now: Optional[datetime] = None) -> int:
+        now = now or utcnow()
+        with self.db.session() as s:
+            rows = s.scalars(select(TicketMessage).join(Ticket).where(
+                Ticket.conversation_id == conversation_id, TicketMessage.id.in_(list(message_ids)),
+                TicketMessage.delivered_at.is_(None))).all()
+            for row in rows:
+                row.delivered_at = now
+            return len(rows)
+
+    def note_delivery_failure(self, conversation_id: str, error: str) -> None:
+        with self.db.session() as s:
+            for row in s.scalars(select(TicketMessage).join(Ticket).where(
+                    Ticket.conversation_id == conversation_id, TicketMessage.direction == "agent",
+                    TicketMessage.delivered_at.is_(None))).all():
+                row.delivery_attempts += 1
+                row.last_error = error[:255]
+
+    def conversations_awaiting_delivery(self) -> List[str]:
+        with self.db.session() as s:
+            return list(s.scalars(select(Ticket.conversation_id).join(TicketMessage).where(
+                TicketMessage.direction == "agent", TicketMessage.delivered_at.is_(None)).distinct()).all())
+
+    # ----- what agents do -------------------------------------------------
+    def queue(self, status: Optional[str] = "open") -> List[Ticket]:
+        """Not-closed tickets by priority, then SLA deadline (``status``: open, claimed, closed, all)."""
+        with self.db.session() as s:
+            query = select(Ticket).options(joinedload(Ticket.assignee))
+            if status == "open":
+                query = query.where(Ticket.status.in_(OPEN_STATUSES))
+            elif status in ("claimed", "closed"):
+                query = query.where(Ticket.status == status)
+            elif status not in (None, "all"):
+                raise DeskError(400, "status must be open, claimed, closed or all")
+            if status == "closed":
+                query = query.order_by(Ticket.closed_at.desc()).limit(200)
+            else:
+                query = query.order_by(Ticket.priority, Ticket.sla_deadline, Ticket.id)
+            return list(s.scalars(query).unique().all())
+
+    def get(self, public_id: str) -> Ticket:
+        with self.db.session() as s:
+            ticket = s.scalars(select(Ticket).options(joinedload(Ticket.assignee), joinedload(Ticket.messages).joinedload(TicketMessage.agent))
+                               .where(Ticket.public_id == public_id)).unique().first()
+            if ticket is None:
+                raise DeskError(404, f"no ticket {public_id!r}")
+            return ticket
+
+    def claim(self, public_id: str, agent: Agent, now: Optional[datetime] = None) -> Ticket:
+        now = now or utcnow()
+        with self.db.session() as s:
+            ticket = self._get_for_update(s, public_id)
+            if ticket.status == "closed":
+                raise DeskError(409, f"ticket {public_id} is closed")
+            if ticket.status == "claimed" and ticket.assignee_id != agent.id:
+                raise DeskError(409, f"ticket {public_id} is already claimed by {ticket.assignee.username}")
+            if ticket.status == "open":
+                ticket.status, ticket.assignee_id, ticket.claimed_at = "claimed", agent.id, now
+                s.add(TicketMessage(ticket_id=ticket.id, direction="system", text=f"claimed by {agent.username}", created_at=now))
+            s.flush()
+            s.refresh(ticket)
+            return ticket
+
+    def reply(self, public_id: str, agent: Agent, text: str, now: Optional[datetime] = None) -> TicketMessage:
+        """Store an agent's reply for delivery; claims an unclaimed ticket for them."""
+        now = now or utcnow()
+        text = store_text(text)
+        if not text:
+            raise DeskError(400, "the reply is empty")
+        with self.db.session() as s:
+            ticket = self._get_for_update(s, public_id)
+            if ticket.status == "closed":
+                raise DeskError(409, f"ticket {public_id} is closed: the user can no longer receive replies on it")
+            if ticket.status == "claimed" and ticket.assignee_id != agent.id and agent.role != "supervisor":
+                raise DeskError(409, f"ticket {public_id} is claimed by {ticket.assignee.username}")
+            if ticket.status == "open":
+                ticket.status, ticket.assignee_id, ticket.claimed_at = "claimed", agent.id, now
+            if ticket.first_response_at is None:
+                ticket.first_response_at = now
+            message = TicketMessage(ticket_id=ticket.id, direction="agent", text=text, agent_id=agent.id, created_at=now)
+            s.add(message)
+            s.flush()
+            s.refresh(message)
+            return message
+
+    def close(self, public_id: str, agent: Agent, outcome: str, now: Optional[datetime] = None) -> Ticket:
+        now = now or utcnow()
+        if outcome not in OUTCOMES or outcome == "cancelled_by_user":
+            raise DeskError(400, "outcome must be resolved, not_resolved, duplicate or spam")
+        with self.db.session() as s:
+            ticket = self._get_for_update(s, public_id)
+            if ticket.status == "closed":
+                raise DeskError(409, f"ticket {public_id} is already closed")
+            ticket.status, ticket.closed_at, ticket.outcome = "closed", now, outcome
+            if ticket.assignee_id is None:
+                ticket.assignee_id = agent.id
+            s.add(TicketMessage(ticket_id=ticket.id, direction="system", text=f"closed by {agent.username}: {outcome}", created_at=now))
+            s.flush()
+            s.refresh(ticket)
+            return ticket
+
+    @staticmethod
+    def _get_for_update(s: Session, public_id: str) -> Ticket:
+        ticket = s.scalars(select(Ticket).options(joinedload(Ticket.assignee)).where(Ticket.public_id == public_id)
+                           .with_for_update()).first()
+        if ticket is None:
+            raise DeskError(404, f"no ticket {public_id!r}")
+        return ticket
+
+    # ----- metrics --------------------------------------------------------
+    def ping(self) -> None:
+        """Raise if the database cannot answer (health checks)."""
+        with self.db.session() as s:
+            s.execute(select(1))
+
+    def metrics(self, now: Optional[datetime] = None) -> Dict[str, object]:
+        """The supervisor's numbers (SPEC §2 targets)."""
+        now = now or utcnow()
+        with self.db.session() as s:
+            tickets = s.scalars(select(Ticket)).all()
+            sla: Dict[str, Dict[str, object]] = {}
+            for priority in PRIORITIES:
+                mine = [t for t in tickets if t.priority == priority]
+                met = sum(1 for t in mine if t.first_response_at and t.first_response_at <= t.sla_deadline)
+                missed = sum(1 for t in mine if (t.first_response_at and t.first_response_at > t.sla_deadline)
+                             or (not t.first_response_at and t.status != "closed" and now > t.sla_deadline))
+                sla[priority] = {"tickets": len(mine), "met": met, "missed": missed,
+                                 "attainment": round(met / (met + missed), 3) if met + missed else None}
+            first = [(t.first_response_at - t.created_at).total_seconds() / 60 for t in tickets if t.first_response_at]
+            closed = [t for t in tickets if t.status == "closed" and t.outcome in ("resolved", "not_resolved")]
+            rated = [t.csat for t in tickets if t.csat]
+            backlog = {"under_30m": 0, "30m_2h": 0, "2h_24h": 0, "over_24h": 0}
+            for t in tickets:
+                if t.status == "closed":
+                    continue
+                age = (now - t.created_at).total_seconds() / 60
+                bucket = "under_30m" if age < 30 else "30m_2h" if age < 120 else "2h_24h" if age < 1440 else "over_24h"
+                backlog[bucket] += 1
+            schedule = self.schedule(s)
+            return {
+                "generated_at": now.isoformat() + "Z",
+                "sla": sla,
+                "first_response_minutes": {"count": len(first), "median": _round(median(first)), "p90": _round(percentile(first, 90))},
+                "resolution_rate": round(sum(1 for t in closed if t.outcome == "resolved") / len(closed), 3) if closed else None,
+                "resolution_target": 0.8,
+                "csat": {"count": len(rated), "average": round(sum(rated) / len(rated), 2) if rated else None},
+                "backlog_by_age": backlog,
+                "open_tickets": sum(1 for t in tickets if t.status != "closed"),
+                "agents_on_shift": schedule.agents_on_shift(now),
+            }
+
+    # ----- agents and tokens ----------------------------------------------
+    def create_agent(self, username: str, password: str, role: str = "agent", display_name: Optional[str] = None) -> Agent:
+        if role not in ROLES:
+            raise DeskError(400, f"role must be one of {', '.join(ROLES)}")
+        if len(password) < 10:
+            raise DeskError(400, "password must be at least 10 characters")
+        if username == AUTOMATION_USERNAME:
+            raise DeskError(400, f"{AUTOMATION_USERNAME!r} is reserved for API tokens")
+        if not username or len(username) > 64:
+            raise DeskError(400, "username must be 1-64 characters")
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+        try:
+            with self.db.session() as s:
+                agent = Agent(username=username, display_name=display_name or username, password_hash=hashed, role=role, active=True)
+                s.add(agent)
+                s.flush()
+                return agent
+        except IntegrityError:
+            raise DeskError(409, f"agent {username!r} exists")
+
+    def authenticate(self, username: str, password: str) -> Optional[Agent]:
+        with self.db.session() as s:
+            agent = s.scalars(select(Agent).where(Agent.username == username, Agent.active.is_(True))).first()
+        if agent is None:
+            bcrypt.checkpw(b"timing", bcrypt.hashpw(b"equalizer", bcrypt.gensalt(4)))
+            return None
+        if not agent.password_hash.startswith("$2"):
+            return None
+        return agent if bcrypt.checkpw(password.encode(), agent.password_hash.encode()) else None
+
+    def agent(self, agent_id: int) -> Optional[Agent]:
+        with self.db.session() as s:
+            return s.get(Agent, agent_id)
+
+    def create_api_token(self, name: str, agent_username: Optional[str] = None) -> str:
+        """A new bearer token; only its hash is stored, so it is shown once."""
+        token = "desk_" + secrets.token_urlsafe(32)
+        with self.db.session() as s:
+            agent_id = None
+            if agent_username:
+                agent = s.scalars(select(Agent).where(Agent.username == agent_username)).first()
+                if agent is None:
+                    raise DeskError(404, f"no agent {agent_username!r}")
+                agent_id = agent.id
+            s.add(ApiToken(name=name, token_hash=hash_token(token), agent_id=agent_id))
+        return token
+
+    def api_identity(self, token: Optional[str]) -> Optional[Agent]:
+        """The agent a bearer token acts as; an automation identity for DESK_API_TOKEN."""
+        if not token:
+            return None
+        if self.settings.api_token and hmac.compare_digest(token.encode(), self.settings.api_token.encode()):
+            return self.automation_agent()
+        with self.db.session() as s:
+            row = s.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))).first()
+            if row is None:
+                return None
+            if row.agent_id is None:
+                return self.automation_agent()
+            return s.get(Agent, row.agent_id)
+
+    def automation_agent(self) -> Agent:
+        """The identity of scripts (DESK_API_TOKEN, unbound tokens): a supervisor that cannot log in."""
+        with self.db.session() as s:
+            agent = s.scalars(select(Agent).where(Agent.username == AUTOMATION_USERNAME)).first()
+            if agent is None:
+                # "!" is not a bcrypt hash, so no password ever matches it.
+                agent = Agent(username=AUTOMATION_USERNAME, display_name="API", password_hash="!", role="supervisor", active=True)
+                s.add(agent)
+                s.flush()
+            return agent
+
+
+def _round(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(value, 2)

@@ -1,0 +1,165 @@
+import asyncio
+
+import pytest
+
+from actions.desk_client import DeskUnavailable
+from actions.handoff import (
+    ActionCancelHandoff,
+    ActionDeliverAgentReply,
+    ActionRecordCsat,
+    ActionTicketClosed,
+    ValidateHandoffForm,
+    parse_rating,
+)
+
+TICKET = {"ticket": {"id": "T-XYZ789", "priority": "P3", "status": "claimed"}}
+
+
+class FakeDesk:
+    """Records what the actions ask of the desk (the real desk is tested in tests/desk)."""
+
+    def __init__(self, has_ticket=True, fail=False, replies=()):
+        self.has_ticket, self.fail = has_ticket, fail
+        self.appended, self.cancelled, self.ratings, self.acked = [], [], [], []
+        self.replies = list(replies)
+
+    def _check(self):
+        if self.fail:
+            raise DeskUnavailable("down")
+
+    async def append_message(self, conversation_id, text, intent, priority):
+        self._check()
+        self.appended.append((conversation_id, text, intent, priority))
+        return TICKET if self.has_ticket else None
+
+    async def cancel(self, conversation_id):
+        self._check()
+        self.cancelled.append(conversation_id)
+        return TICKET if self.has_ticket else None
+
+    async def rate(self, conversation_id, rating):
+        self._check()
+        self.ratings.append(rating)
+        return TICKET if self.has_ticket else None
+
+    async def pending_replies(self, conversation_id):
+        self._check()
+        return self.replies
+
+    async def acknowledge(self, conversation_id, ids):
+        self.acked.extend(ids)
+        self.replies = []
+
+    async def open_ticket(self, conversation_id):
+        self._check()
+        return TICKET if self.has_ticket else None
+
+
+def in_handoff(tracker):
+    """As Rasa calls the validation action: the extracted text is in the slot."""
+    tracker.slots["handoff_message"] = tracker.latest_message.get("text")
+    return tracker
+
+
+def run(action, dispatcher, tracker, domain):
+    return asyncio.run(action.run(dispatcher, tracker, domain))
+
+
+def responses(dispatcher):
+    return [m.get("response") for m in dispatcher.messages]
+
+
+def test_a_message_during_handoff_is_relayed_and_acknowledged(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    events = run(ValidateHandoffForm(desk), dispatcher, in_handoff(make_tracker(("还没到账，怎么办", "deposit_not_received"), sender_id="c1")), domain)
+    assert desk.appended == [("c1", "还没到账，怎么办", "deposit_not_received", "P2")]
+    assert responses(dispatcher) == ["utter_handoff_ack"]
+    assert events == [{"event": "slot", "name": "handoff_message", "value": None, "timestamp": None}]
+
+
+def test_theft_during_handoff_raises_priority_and_repeats_the_checklist(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    run(ValidateHandoffForm(desk), dispatcher, in_handoff(make_tracker(("币刚被转走了", "suspected_theft"))), domain)
+    assert desk.appended[0][3] == "P1"
+    assert responses(dispatcher) == ["utter_theft_checklist", "utter_handoff_ack"]
+
+
+def test_relay_to_a_closed_ticket_ends_the_handoff(make_tracker, dispatcher, domain):
+    events = run(ValidateHandoffForm(FakeDesk(has_ticket=False)), dispatcher, in_handoff(make_tracker(("在吗", "greet"))), domain)
+    assert responses(dispatcher) == ["utter_handoff_ended"]
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+
+
+def test_relay_failure_is_told_and_the_handoff_stays(make_tracker, dispatcher, domain):
+    events = run(ValidateHandoffForm(FakeDesk(fail=True)), dispatcher, in_handoff(make_tracker(("在吗", "greet"))), domain)
+    assert responses(dispatcher) == ["utter_handoff_relay_failed"]
+    assert all(e["event"] != "active_loop" for e in events)
+
+
+def test_a_control_intent_is_not_relayed_so_the_form_steps_aside(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    assert run(ValidateHandoffForm(desk), dispatcher, make_tracker(("取消人工", "cancel_handoff")), domain) == []
+    assert desk.appended == [] and dispatcher.messages == []
+
+
+def test_the_message_that_escalated_is_not_relayed_twice_when_the_form_starts(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    tracker = in_handoff(make_tracker(("币被盗了", "suspected_theft")))
+    tracker.events.append({"event": "action", "name": "action_escalate"})
+    events = run(ValidateHandoffForm(desk), dispatcher, tracker, domain)
+    assert desk.appended == [] and dispatcher.messages == []
+    assert events == [{"event": "slot", "name": "handoff_message", "value": None, "timestamp": None}]
+
+
+def test_cancel_closes_the_ticket_and_leaves_the_loop(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    events = run(ActionCancelHandoff(desk), dispatcher, make_tracker(("取消人工", "cancel_handoff"), sender_id="c2"), domain)
+    assert desk.cancelled == ["c2"] and responses(dispatcher) == ["utter_handoff_cancelled"]
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+
+
+def test_cancel_without_a_ticket(make_tracker, dispatcher, domain):
+    run(ActionCancelHandoff(FakeDesk(has_ticket=False)), dispatcher, make_tracker(("取消人工", "cancel_handoff")), domain)
+    assert responses(dispatcher) == ["utter_no_handoff_to_cancel"]
+
+
+def test_agent_replies_are_sent_with_a_label_and_acknowledged(make_tracker, dispatcher, domain):
+    desk = FakeDesk(replies=[{"id": 4, "text": "请提供交易哈希"}, {"id": 5, "text": "我们在查"}])
+    run(ActionDeliverAgentReply(desk), dispatcher, make_tracker(("转人工", "request_human")), domain)
+    assert [m["text"] for m in dispatcher.messages] == ["人工客服：请提供交易哈希", "人工客服：我们在查"]
+    assert desk.acked == [4, 5]
+
+
+def test_agent_replies_follow_the_users_language(make_tracker, dispatcher, domain):
+    desk = FakeDesk(replies=[{"id": 1, "text": "Please send the tx hash"}])
+    run(ActionDeliverAgentReply(desk), dispatcher, make_tracker(("I need a human", "request_human")), domain)
+    assert dispatcher.messages[0]["text"] == "Agent: Please send the tx hash"
+
+
+def test_a_forged_close_of_an_open_ticket_does_nothing(make_tracker, dispatcher, domain):
+    assert run(ActionTicketClosed(FakeDesk(has_ticket=True)), dispatcher, make_tracker(("x", "desk_ticket_closed")), domain) == []
+    assert dispatcher.messages == []
+
+
+def test_a_real_close_asks_for_a_rating(make_tracker, dispatcher, domain):
+    run(ActionTicketClosed(FakeDesk(has_ticket=False)), dispatcher, make_tracker(("x", "desk_ticket_closed")), domain)
+    assert responses(dispatcher) == ["utter_ticket_closed", "utter_ask_csat"]
+
+
+def test_a_rating_is_recorded(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    run(ActionRecordCsat(desk), dispatcher, make_tracker(("4分", "give_rating")), domain)
+    assert desk.ratings == [4] and responses(dispatcher) == ["utter_csat_thanks"]
+
+
+def test_a_rating_with_nothing_to_rate(make_tracker, dispatcher, domain):
+    run(ActionRecordCsat(FakeDesk(has_ticket=False)), dispatcher, make_tracker(("5", "give_rating")), domain)
+    assert responses(dispatcher) == ["utter_csat_nothing_to_rate"]
+
+
+@pytest.mark.parametrize("text, rating", [
+    ("5", 5), ("5分", 5), ("1分，太慢了", 1), ("⭐⭐⭐", 3), ("五星", 5), ("给个四星", 4), ("3/5", 3), ("2 out of 5", 2),
+    ("rating 2", 2), ("12", None), ("很好", None), ("4 or 5", None),
+])
+def test_parse_rating(text, rating):
+    assert parse_rating(text) == rating

@@ -1,0 +1,76 @@
+"""A loopback stand-in for the Telegram Bot API: records every call, answers like Telegram.
+
+Telegram's servers cannot be reached from tests; everything else (our HTTP
+client, the JSON we send, the bot token in the path) is real.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List
+
+
+@dataclass
+class BotApiCall:
+    token: str
+    method: str
+    body: Dict[str, Any]
+
+
+@dataclass
+class TelegramStandIn:
+    server: ThreadingHTTPServer
+    calls: List[BotApiCall] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def calls_to(self, method: str) -> List[BotApiCall]:
+        return [c for c in list(self.calls) if c.method == method]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_telegram_standin() -> TelegramStandIn:
+    standin: TelegramStandIn
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b"{}"
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {"_raw": raw.decode(errors="replace")}
+            parts = self.path.strip("/").split("/")
+            if len(parts) != 2 or not parts[0].startswith("bot"):
+                self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return
+            standin.calls.append(BotApiCall(token=parts[0][3:], method=parts[1], body=body))
+            result: Any = True
+            if parts[1] == "sendMessage":
+                result = {"message_id": len(standin.calls), "chat": {"id": body.get("chat_id")}, "text": body.get("text")}
+            self._answer(200, {"ok": True, "result": result})
+
+        def _answer(self, status: int, payload: Dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    standin = TelegramStandIn(server=server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return standin
