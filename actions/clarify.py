@@ -33,6 +33,10 @@ NOT_TOPICS = frozenset(
         "request_human",
         "ticket_status",
         "secret_exposed",
+        "cancel_handoff",
+        "give_rating",
+        "desk_agent_reply",
+        "desk_ticket_closed",
     }
 )
 

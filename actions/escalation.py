@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Text
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk_client import DeskClient, DeskUnavailable, get_desk_client
@@ -35,6 +35,9 @@ FUNDS_IN_TRANSIT_INTENTS = frozenset(
 )
 TRANSFER_SLOTS = ("chain", "tx_hash", "address")
 HANDOFF_FORM = "handoff_form"
+DETAILS_FORM = "transfer_details_form"
+DETAILS_ASKED = "transfer_details_asked"
+SKIPPED = "unknown"  # what transfer_details_form stores for a skipped answer
 
 
 class Priority(str, Enum):
@@ -73,7 +76,8 @@ class EscalationRequest:
 def build_request(tracker: Tracker) -> EscalationRequest:
     intents = user_intents(tracker)
     reasons = [i for i in intents if i not in (None, "request_human", "nlu_fallback")]
-    details = {slot: str(tracker.get_slot(slot)) for slot in TRANSFER_SLOTS if tracker.get_slot(slot)}
+    details = {slot: str(tracker.get_slot(slot)) for slot in TRANSFER_SLOTS
+               if tracker.get_slot(slot) and tracker.get_slot(slot) != SKIPPED}
     return EscalationRequest(
         conversation_id=tracker.sender_id,
         priority=decide_priority(intents),
@@ -121,6 +125,12 @@ class ActionEscalate(Action):
     ) -> List[Dict[Text, Any]]:
         request = build_request(tracker)
         desk = self._desk or get_desk_client()
+        if (desk is not None and request.priority is Priority.P2 and not tracker.get_slot(DETAILS_ASKED)
+                and not (tracker.get_slot("chain") and tracker.get_slot("tx_hash"))
+                and tracker.active_loop_name != HANDOFF_FORM):
+            # Funds in transit: the chain and hash first, so the agent can check at once.
+            dispatcher.utter_message(response="utter_transfer_details_intro")
+            return [SlotSet(DETAILS_ASKED, True), FollowupAction(DETAILS_FORM)]
         if desk is None:
             dispatcher.utter_message(response="utter_escalation_unavailable")
             dispatcher.utter_message(response=f"utter_priority_note_{request.priority.value.lower()}")
@@ -139,10 +149,11 @@ class ActionEscalate(Action):
         elif ticket["priority"] == "P2":
             dispatcher.utter_message(response="utter_priority_note_p2")
         tell_queue_position(dispatcher, result)
+        reset = [SlotSet(DETAILS_ASKED, None)]  # a later, separate P2 case is asked again
         if tracker.active_loop_name == HANDOFF_FORM:
-            return []
+            return reset
         dispatcher.utter_message(response="utter_handoff_started")
-        return [FollowupAction(HANDOFF_FORM)]
+        return reset + [FollowupAction(HANDOFF_FORM)]
 
 
 class ActionTicketStatus(Action):

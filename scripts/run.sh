@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the whole system on embedded defaults: action server + Rasa server.
+# Start the whole system on embedded defaults: action server, Rasa server, agent desk.
 # Trains first when no model matches the data. Ctrl-C stops what we started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,8 @@ export PYTHONPATH="$PWD"
 RASA=.venv/bin/rasa
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
+DESK_PORT=${DESK_PORT:-8080}
+export DESK_URL=${DESK_URL:-http://127.0.0.1:$DESK_PORT} RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
 
 mkdir -p var   # SQLite tracker store (endpoints.yml), generated secrets
 bash scripts/train.sh
@@ -23,6 +25,17 @@ if [[ ! -f "$SECRETS" ]]; then
   echo "run: generated local secrets in $SECRETS"
 fi
 set -a; source "$SECRETS"; set +a
+# Added separately so that secrets files from before the desk existed get them too.
+if [[ -z "${DESK_API_TOKEN:-}" ]]; then
+  umask 077
+  echo "DESK_API_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"
+  DESK_ADMIN_PASSWORD=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))')
+  echo "DESK_ADMIN_PASSWORD=$DESK_ADMIN_PASSWORD" >> "$SECRETS"
+  set -a; source "$SECRETS"; set +a
+  # A first supervisor account, so the desk can be opened at once (more: python -m desk create-agent).
+  echo "$DESK_ADMIN_PASSWORD" | .venv/bin/python -m desk create-agent admin --role supervisor --name Admin --password-stdin \
+    || echo "run: could not create the desk's admin account (it may exist already)" >&2
+fi
 
 pids=()
 stop_all() {
@@ -41,9 +54,11 @@ pids+=($!)
 "$RASA" run --model models --endpoints endpoints.yml --credentials credentials.yml --port "$RASA_PORT" \
   --enable-api --auth-token "$RASA_API_TOKEN" &
 pids+=($!)
+.venv/bin/python -m desk serve --port "$DESK_PORT" &
+pids+=($!)
 
 start=$(date +%s)
-until curl -fs "http://localhost:$RASA_PORT/" >/dev/null 2>&1; do
+until curl -fs "http://localhost:$RASA_PORT/" >/dev/null 2>&1 && curl -fs "http://localhost:$DESK_PORT/health" >/dev/null 2>&1; do
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || { echo "run: a server exited during start-up (pid $pid)" >&2; exit 1; }
   done
@@ -57,9 +72,11 @@ run: ready in $(( $(date +%s) - start )) s
     REST          POST http://localhost:$RASA_PORT/webhooks/rest/webhook
     socket.io     http://localhost:$RASA_PORT/socket.io
     HTTP API      http://localhost:$RASA_PORT/status?token=…  (RASA_API_TOKEN in $SECRETS)
-  tracker store   var/tracker.db (SQLite)
+  agent desk      http://localhost:$DESK_PORT/desk/    (pid ${pids[2]}; user admin, password DESK_ADMIN_PASSWORD in $SECRETS)
+    JSON API      http://localhost:$DESK_PORT/api/tickets  (Authorization: Bearer \$DESK_API_TOKEN)
+  databases       var/tracker.db (Rasa's tracker store), var/desk.db (tickets), both SQLite
   try:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"u1","message":"怎么创建钱包"}'
-Ctrl-C stops both.
+Ctrl-C stops all three.
 MSG
 wait -n "${pids[@]}" || true
 echo "run: a server stopped or Ctrl-C was pressed; stopping the rest" >&2

@@ -66,22 +66,40 @@ def test_theft_over_rest_opens_a_p1_ticket_visible_in_the_api_within_a_second(st
     assert alert and alert[0].token == ONCALL_BOT_TOKEN and str(alert[0].body["chat_id"]) == ONCALL_CHAT_ID
 
 
-def test_asking_twice_merges_and_the_handoff_relays_messages(stack):
+def test_funds_in_transit_collects_chain_and_hash_then_relays_and_merges(stack):
     sender = conversation()
     first = "\n".join(r.get("text", "") for r in stack.send("转账一直卡着没到账", sender=sender))
-    opened = "\n".join(r.get("text", "") for r in stack.send("转人工", sender=sender))
+    assert first and not TICKET_ID.search(first)  # the FAQ answer first, no ticket
+    asked = "\n".join(r.get("text", "") for r in stack.send("转人工", sender=sender))
+    assert "哪条链" in asked and not TICKET_ID.search(asked)
+    asked_hash = "\n".join(r.get("text", "") for r in stack.send("TRON", sender=sender))
+    assert "交易哈希" in asked_hash and "助记词" not in asked_hash and "私钥" not in asked_hash
+    not_a_hash = "\n".join(r.get("text", "") for r in stack.send("就是昨天那笔", sender=sender))
+    assert "不像交易哈希" in not_a_hash
+    opened = "\n".join(r.get("text", "") for r in stack.send("跳过", sender=sender))
     ticket_id = TICKET_ID.search(opened).group(0)
-    assert "交易哈希" in opened  # P2: what to prepare
-    relayed = "\n".join(r.get("text", "") for r in stack.send("链是TRON，哈希我等下发", sender=sender))
+    detail = stack.desk("GET", f"/api/tickets/{ticket_id}").json()
+    assert detail["priority"] == "P2" and detail["details"].get("chain", "").lower() == "tron", detail
+    assert "tx_hash" not in detail["details"]
+    relayed = "\n".join(r.get("text", "") for r in stack.send("哈希我等下再发", sender=sender))
     assert "已转给客服" in relayed and ticket_id in relayed
     detail = stack.desk("GET", f"/api/tickets/{ticket_id}").json()
-    assert detail["priority"] == "P2"
-    assert any(m["from"] == "user" and "链是TRON" in m["text"] for m in detail["messages"])
+    assert any(m["from"] == "user" and "哈希我等下再发" in m["text"] for m in detail["messages"])
     # A theft report inside the handoff raises the ticket, never a second ticket.
     stack.send("刚才又发现U被转走了，不是我操作的", sender=sender)
     after = [t for t in open_tickets(stack) if t["conversation_id"] == sender]
     assert len(after) == 1 and after[0]["id"] == ticket_id and after[0]["priority"] == "P1"
-    assert first  # the bot answered the first message itself (FAQ), before any ticket
+
+
+def test_a_hash_given_in_the_form_reaches_the_ticket(stack):
+    sender = conversation()
+    stack.send("USDT充值到交易所一直没到账", sender=sender)
+    stack.send("找人工", sender=sender)
+    stack.send("BSC", sender=sender)
+    tx = "0x" + "3f" * 32
+    opened = "\n".join(r.get("text", "") for r in stack.send(f"哈希 {tx}", sender=sender))
+    ticket_id = TICKET_ID.search(opened).group(0)
+    assert stack.desk("GET", f"/api/tickets/{ticket_id}").json()["details"]["tx_hash"] == tx
 
 
 def test_cancel_gives_the_conversation_back_to_the_bot(stack):

@@ -78,11 +78,12 @@ def detect_language(text: str) -> Optional[str]:
 
     Any Chinese character means Chinese: users write mixes such as
     "我的usdt一直pending" and expect a Chinese answer. Text with Latin words and
-    no Chinese is English. Emoji, numbers, hashes alone say nothing.
+    no Chinese is English. Emoji, numbers, hashes and upper-case tickers alone
+    ("TRON", "BSC", "USDT" answering "which chain?") say nothing.
     """
     if _CJK.search(text):
         return "zh"
-    without_hex = re.sub(r"\b(0x)?[0-9a-fA-F]{16,}\b|\bT[1-9A-HJ-NP-Za-km-z]{33}\b", " ", text)
+    without_hex = re.sub(r"\b(0x)?[0-9a-fA-F]{16,}\b|\bT[1-9A-HJ-NP-Za-km-z]{33}\b|\b[A-Z][A-Z0-9]{1,9}\b", " ", text)
     if _LATIN_WORD.search(without_hex):
         return "en"
     return None

@@ -86,14 +86,36 @@ def responses(dispatcher):
 
 def test_a_new_ticket_is_announced_with_id_position_and_eta_then_the_handoff_starts(make_tracker, dispatcher, domain):
     desk = FakeDesk()
-    tracker = make_tracker(("转账卡住了", "stuck_transaction"), ("人工", "request_human"), sender_id="c1")
+    tracker = make_tracker(("转账卡住了", "stuck_transaction"), ("人工", "request_human"), sender_id="c1",
+                           slots={"transfer_details_asked": True, "chain": "TRON", "tx_hash": "unknown"})
     events = asyncio.run(ActionEscalate(desk).run(dispatcher, tracker, domain))
+    assert desk.payloads[0]["details"] == {"chain": "TRON"}  # a skipped answer is not a detail
     assert desk.payloads[0]["priority"] == "P2" and desk.payloads[0]["conversation_id"] == "c1"
     assert desk.payloads[0]["intent"] == "stuck_transaction"
     assert responses(dispatcher) == ["utter_ticket_opened", "utter_priority_note_p2", "utter_ticket_eta", "utter_handoff_started"]
     assert dispatcher.messages[0]["ticket_id"] == "T-ABC234"
     assert dispatcher.messages[2]["position"] == 3 and dispatcher.messages[2]["eta"] == 7
-    assert events == [{"event": "followup", "name": "handoff_form", "timestamp": None}]
+    assert events == [
+        {"event": "slot", "name": "transfer_details_asked", "value": None, "timestamp": None},
+        {"event": "followup", "name": "handoff_form", "timestamp": None},
+    ]
+
+
+def test_funds_in_transit_asks_for_chain_and_hash_once_before_the_ticket(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    tracker = make_tracker(("转账卡住了", "stuck_transaction"), ("人工", "request_human"))
+    events = asyncio.run(ActionEscalate(desk).run(dispatcher, tracker, domain))
+    assert desk.payloads == [] and responses(dispatcher) == ["utter_transfer_details_intro"]
+    assert events == [
+        {"event": "slot", "name": "transfer_details_asked", "value": True, "timestamp": None},
+        {"event": "followup", "name": "transfer_details_form", "timestamp": None},
+    ]
+
+
+def test_p1_never_waits_for_details(make_tracker, dispatcher, domain):
+    desk = FakeDesk(priority="P1")
+    asyncio.run(ActionEscalate(desk).run(dispatcher, make_tracker(("转账卡住了", "stuck_transaction"), ("币被盗了", "suspected_theft")), domain))
+    assert len(desk.payloads) == 1 and desk.payloads[0]["priority"] == "P1"
 
 
 def test_p1_is_marked_urgent_with_the_configured_sla(make_tracker, dispatcher, domain):

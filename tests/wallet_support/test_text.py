@@ -64,3 +64,11 @@ def test_intents_triggered_by_the_desk_do_not_set_the_language():
     from wallet_support.text import reply_language
 
     assert reply_language(["EXTERNAL: desk_agent_reply", "我的币被盗了"], default="en") == "zh"
+
+
+def test_a_bare_ticker_says_nothing_about_the_language():
+    from wallet_support.text import detect_language, reply_language
+
+    assert detect_language("TRON") is None and detect_language("USDT TRC20") is None
+    assert detect_language("my USDT is gone") == "en"
+    assert reply_language(["BSC", "这笔转账在哪条链"], default="en") == "zh"
