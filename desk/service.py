@@ -370,7 +370,7 @@ class DeskService:
     @staticmethod
     def _get_for_update(s: Session, public_id: str) -> Ticket:
         ticket = s.scalars(select(Ticket).options(joinedload(Ticket.assignee)).where(Ticket.public_id == public_id)
-                           .with_for_update()).first()
+                           .with_for_update(of=Ticket)).first()
         if ticket is None:
             raise DeskError(404, f"no ticket {public_id!r}")
         return ticket

@@ -60,8 +60,13 @@ def _responses_used_by_actions():
     source = "\n".join(
         p.read_text(encoding="utf-8") for folder in ("actions", "channels") for p in (PROJECT_ROOT / folder).glob("*.py")
     )
-    # utter_default is sent by Rasa's own action_default_fallback (core fallback).
-    names = set(re.findall(r'"(utter_[a-z0-9_]+)"', source)) | {"utter_default"}
+    # utter_default is sent by Rasa's own action_default_fallback (core fallback);
+    # forms ask for their slots with utter_ask_<slot>, which the validator does not know.
+    from rasa.shared.core.domain import Domain
+
+    forms = Domain.load(str(PROJECT_ROOT / "domain")).forms
+    asked = {f"utter_ask_{slot}" for form in forms.values() for slot in form.get("required_slots", [])}
+    names = set(re.findall(r'"(utter_[a-z0-9_]+)"', source)) | {"utter_default"} | asked
     prefixes = set(re.findall(r'f"(utter_[a-z0-9_]+)\{', source))
     return names, prefixes
 
