@@ -40,6 +40,8 @@ def latest_model() -> Path:
 
 ONCALL_BOT_TOKEN = "123456:oncall-test-token"
 ONCALL_CHAT_ID = "-100200300"
+TELEGRAM_BOT_TOKEN = "654321:user-bot-test-token"
+TELEGRAM_BOT_USERNAME = "wallet_help_bot"
 
 
 @dataclass
@@ -57,6 +59,13 @@ class RunningStack:
     start_seconds: float
     env: dict
     commands: Dict[str, List[str]] = field(default_factory=dict)
+    telegram_secret: str = ""
+
+    def telegram_update(self, update: dict, secret: Optional[str] = None) -> requests.Response:
+        """POST an update to the Telegram webhook as Telegram does (with the secret header)."""
+        secret = self.telegram_secret if secret is None else secret
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        return requests.post(f"{self.rasa_url}/webhooks/telegram/webhook", json=update, headers=headers, timeout=60)
 
     def _spawn(self, name: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
@@ -147,9 +156,13 @@ tracker_store:
         "DESK_DATABASE_URL": f"sqlite:///{desk_db}",
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
     }
+    telegram_secret = secrets.token_urlsafe(24)
     if telegram_api:
         env.update(ONCALL_TELEGRAM_API_BASE=telegram_api, ONCALL_TELEGRAM_BOT_TOKEN=ONCALL_BOT_TOKEN,
-                   ONCALL_TELEGRAM_CHAT_ID=ONCALL_CHAT_ID)
+                   ONCALL_TELEGRAM_CHAT_ID=ONCALL_CHAT_ID, TELEGRAM_API_BASE=telegram_api,
+                   TELEGRAM_BOT_TOKEN=TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET=telegram_secret,
+                   TELEGRAM_BOT_USERNAME=TELEGRAM_BOT_USERNAME, TELEGRAM_WEBHOOK_URL="https://bot.example/webhooks/telegram/webhook",
+                   TELEGRAM_DEDUPE_DB=str(work_dir / "telegram.db"))
     rasa = [sys.executable, "-m", "rasa"]
     commands = {
         "actions": [sys.executable, "-m", "actions.server", "--port", str(actions_port), "--debug"],
@@ -176,6 +189,7 @@ tracker_store:
         start_seconds=0.0,
         env=env,
         commands=commands,
+        telegram_secret=telegram_secret,
     )
     processes = stack.processes
     for name in commands:

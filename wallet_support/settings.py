@@ -51,6 +51,23 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
+class TelegramSettings:
+    """The Telegram bot channel (channels/telegram.py). Off while no bot token is set."""
+
+    api_base_url: str = "https://api.telegram.org"
+    webhook_url: Optional[str] = None
+    bot_username: Optional[str] = None
+    dedupe_db: str = "var/telegram.db"
+    # Secrets: only from the environment.
+    bot_token: Optional[str] = field(default=None, repr=False)
+    webhook_secret: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bot_token and self.webhook_secret)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Deployment settings shared by the NLU components, NLG and action server."""
 
@@ -63,6 +80,9 @@ class Settings:
     # Only from the environment: `make run` generates one into var/secrets.env.
     action_server_token: Optional[str] = field(default=None, repr=False)
     desk: DeskSettings = field(default_factory=DeskSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    # Rasa's HTTP API token: guards operator routes of our channels too (set_webhook).
+    rasa_api_token: Optional[str] = field(default=None, repr=False)
 
     @property
     def allowed_link_domains(self) -> Tuple[str, ...]:
@@ -86,12 +106,26 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
         max_message_chars=int(raw.get("limits", {}).get("max_message_chars", 2000)),
         action_server_token=env.get("ACTION_SERVER_TOKEN") or None,
         desk=_desk_settings(raw.get("desk", {}), env),
+        telegram=_telegram_settings(raw.get("telegram", {}) or {}, env),
+        rasa_api_token=env.get("RASA_API_TOKEN") or None,
     )
     if settings.default_language not in ("zh", "en"):
         raise ValueError(f"default_language must be 'zh' or 'en', not {settings.default_language!r}")
     if not settings.official_domains:
         raise ValueError(f"{path}: links.official_domains must list at least one domain")
     return settings
+
+
+def _telegram_settings(raw: Mapping, env: Mapping[str, str]) -> TelegramSettings:
+    defaults = TelegramSettings()
+    return TelegramSettings(
+        api_base_url=env.get("TELEGRAM_API_BASE", raw.get("api_base_url", defaults.api_base_url)).rstrip("/"),
+        webhook_url=env.get("TELEGRAM_WEBHOOK_URL", raw.get("webhook_url")) or None,
+        bot_username=env.get("TELEGRAM_BOT_USERNAME", raw.get("bot_username")) or None,
+        dedupe_db=env.get("TELEGRAM_DEDUPE_DB", raw.get("dedupe_db", defaults.dedupe_db)),
+        bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+        webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+    )
 
 
 def _desk_settings(raw: Mapping, env: Mapping[str, str]) -> DeskSettings:

@@ -73,6 +73,10 @@ def normalize_for_nlu(text: str) -> str:
     return to_simplified(normalize_width(blank_control_characters(text)))
 
 
+# wallet_support.redaction.MARKERS, e.g. "[已隐藏助记词 mnemonic hidden]".
+_REDACTION_MARKER = re.compile(r"\[已隐藏[^\]]*hidden\]")
+
+
 def detect_language(text: str) -> Optional[str]:
     """Return ``"zh"`` or ``"en"`` for the reply language, or None when unclear.
 
@@ -81,6 +85,8 @@ def detect_language(text: str) -> Optional[str]:
     no Chinese is English. Emoji, numbers, hashes and upper-case tickers alone
     ("TRON", "BSC", "USDT" answering "which chain?") say nothing.
     """
+    # The bilingual markers that replace a hidden secret say nothing about the user.
+    text = _REDACTION_MARKER.sub(" ", text)
     if _CJK.search(text):
         return "zh"
     without_hex = re.sub(r"\b(0x)?[0-9a-fA-F]{16,}\b|\bT[1-9A-HJ-NP-Za-km-z]{33}\b|\b[A-Z][A-Z0-9]{1,9}\b", " ", text)

@@ -72,3 +72,12 @@ def test_a_bare_ticker_says_nothing_about_the_language():
     assert detect_language("TRON") is None and detect_language("USDT TRC20") is None
     assert detect_language("my USDT is gone") == "en"
     assert reply_language(["BSC", "这笔转账在哪条链"], default="en") == "zh"
+
+
+def test_a_redaction_marker_says_nothing_about_the_language():
+    from wallet_support.redaction import MARKERS
+    from wallet_support.text import detect_language
+
+    for marker in MARKERS.values():
+        assert detect_language(f"my seed phrase is {marker}") == "en"
+        assert detect_language(marker) is None

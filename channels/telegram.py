@@ -1,0 +1,292 @@
+"""The Telegram bot, hardened (a subclass of Rasa's TelegramInput).
+
+Rasa 3.6's connector calls ``setWebhook`` when the server starts (no network,
+no server), calls ``getMe`` on every update, has no webhook secret check,
+answers a photo or a ``my_chat_member`` update with a 500 that Telegram
+redelivers forever, and processes a redelivered ``update_id`` twice. This one:
+
+- refuses updates without the ``X-Telegram-Bot-Api-Secret-Token`` header set
+  through ``setWebhook`` (403), and malformed bodies (400);
+- records every ``update_id`` in SQLite, so a redelivery is acknowledged and
+  not processed again, also after a restart;
+- answers every update type with 200: text and button presses go to the bot;
+  photos, files, stickers and voice get a polite "please describe it in text"
+  (and are noted on the user's open ticket); membership changes are logged;
+- talks only in private chats (in a group it answers a mention with "write to
+  me privately" and ignores the rest, so nobody discusses a wallet in public);
+- sends buttons as inline keyboards and splits replies over 4096 characters;
+- uses a configurable Bot API base URL (a local Bot API server, or tests), and
+  registers the webhook only when an operator calls ``set_webhook`` with the
+  Rasa API token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import aiohttp
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.telegram import TelegramInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from channels.input_gate import MessageHandler, gated
+from wallet_support.curated import bilingual
+from wallet_support.settings import PROJECT_ROOT, TelegramSettings, get_settings
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4096
+MAX_CALLBACK_DATA_BYTES = 64
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+NON_TEXT_KINDS = ("photo", "document", "sticker", "voice", "video", "audio", "animation", "video_note", "contact", "location")
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> List[str]:
+    """Pieces of at most ``limit`` characters, cut at a paragraph or line break when there is one."""
+    pieces: List[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+class BotApi:
+    """The few Bot API methods we use, against a configurable server."""
+
+    def __init__(self, base_url: str, token: Optional[str]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+
+    async def call(self, method: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+        if not self.token:
+            raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+            async with session.post(f"{self.base_url}/bot{self.token}/{method}", json=payload) as answer:
+                body = await answer.json(content_type=None)
+                if answer.status != 200 or not body.get("ok"):
+                    raise RuntimeError(f"Bot API {method} failed: HTTP {answer.status} {str(body)[:200]}")
+                return body
+
+
+class HardenedTelegramOutput(OutputChannel):
+    """Replies through the Bot API: split long texts, inline keyboards for buttons."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "telegram"
+
+    def __init__(self, api: BotApi) -> None:
+        self.api = api
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        for piece in split_message(text):
+            await self.api.call("sendMessage", {"chat_id": recipient_id, "text": piece})
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
+                                     **kwargs: Any) -> None:
+        pieces = split_message(text) or [" "]
+        for piece in pieces[:-1]:
+            await self.api.call("sendMessage", {"chat_id": recipient_id, "text": piece})
+        keyboard = [[{"text": str(b.get("title", ""))[:64],
+                      "callback_data": str(b.get("payload", ""))[:MAX_CALLBACK_DATA_BYTES]}] for b in buttons]
+        await self.api.call("sendMessage", {"chat_id": recipient_id, "text": pieces[-1],
+                                            "reply_markup": {"inline_keyboard": keyboard}})
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self.api.call("sendPhoto", {"chat_id": recipient_id, "photo": image})
+
+
+class UpdateLedger:
+    """Which update_ids were handled, in SQLite, so redeliveries are not processed twice."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS telegram_updates (update_id INTEGER PRIMARY KEY,"
+                         " status TEXT NOT NULL, received_at REAL NOT NULL)")
+        self._lock = threading.Lock()
+
+    def begin(self, update_id: int) -> bool:
+        """True when this update must be processed now (never seen, or a crash interrupted it)."""
+        with self._lock:
+            row = self._db.execute("SELECT status FROM telegram_updates WHERE update_id = ?", (update_id,)).fetchone()
+            if row is not None and row[0] != "processing":
+                return False
+            self._db.execute("INSERT OR REPLACE INTO telegram_updates VALUES (?, 'processing', ?)", (update_id, time.time()))
+            return True
+
+    def finish(self, update_id: int, status: str = "done") -> None:
+        with self._lock:
+            self._db.execute("UPDATE telegram_updates SET status = ? WHERE update_id = ?", (status, update_id))
+
+
+def _language(user: Optional[Dict[str, Any]]) -> str:
+    code = str((user or {}).get("language_code") or "")
+    return "en" if code.startswith("en") else "zh"
+
+
+class HardenedTelegramInput(TelegramInput):
+    """Configured from settings.yml + environment (TELEGRAM_*), not credentials.yml values."""
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "HardenedTelegramInput":
+        return cls(get_settings().telegram, get_settings().rasa_api_token)
+
+    def __init__(self, settings: TelegramSettings, operator_token: Optional[str]) -> None:
+        super().__init__(settings.bot_token, settings.bot_username, settings.webhook_url, debug_mode=False)
+        self.settings = settings
+        self.operator_token = operator_token
+        self.api = BotApi(settings.api_base_url, settings.bot_token)
+        path = Path(settings.dedupe_db)
+        self.ledger = UpdateLedger(path if path.is_absolute() else PROJECT_ROOT / path)
+
+    def get_output_channel(self) -> HardenedTelegramOutput:
+        # Unlike Rasa's, no setWebhook call here: see the set_webhook route.
+        return HardenedTelegramOutput(self.api)
+
+    def _secret_ok(self, request: Request) -> bool:
+        presented = request.headers.get(SECRET_HEADER)
+        expected = self.settings.webhook_secret or ""
+        return bool(presented and expected) and hmac.compare_digest(presented.encode(), expected.encode())
+
+    def _operator_ok(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        presented = request.args.get("token") or (header[7:] if header.lower().startswith("bearer ") else None)
+        return bool(presented and self.operator_token) and hmac.compare_digest(presented.encode(), self.operator_token.encode())
+
+    def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
+        handle = gated(on_new_message)
+        telegram_webhook = Blueprint("telegram_webhook", __name__)
+        out_channel = self.get_output_channel()
+
+        @telegram_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.settings.enabled else "disabled"})
+
+        @telegram_webhook.route("/set_webhook", methods=["POST"])
+        async def set_webhook(request: Request) -> HTTPResponse:
+            if not self._operator_ok(request):
+                return response.json({"error": "missing or wrong token (the Rasa API token)"}, status=401)
+            if not self.settings.enabled or not self.settings.webhook_url:
+                return response.json({"error": "set TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET and TELEGRAM_WEBHOOK_URL first"}, status=409)
+            try:
+                await self.api.call("setWebhook", {"url": self.settings.webhook_url, "secret_token": self.settings.webhook_secret,
+                                                   "allowed_updates": ALLOWED_UPDATES, "drop_pending_updates": False})
+            except Exception as error:  # noqa: BLE001 - reported to the operator
+                logger.error("setWebhook failed: %s", error)
+                return response.json({"error": f"Telegram refused: {error}"}, status=502)
+            return response.json({"status": "webhook set", "url": self.settings.webhook_url})
+
+        @telegram_webhook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not self.settings.enabled:
+                return response.json({"error": "the Telegram channel is not configured"}, status=503)
+            if not self._secret_ok(request):
+                return response.json({"error": "wrong or missing secret token"}, status=403)
+            try:
+                update = json.loads(request.body or b"")
+            except (ValueError, UnicodeDecodeError):
+                return response.json({"error": "the body is not valid JSON"}, status=400)
+            if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+                return response.json({"error": "not a Telegram update (no integer update_id)"}, status=400)
+            update_id = update["update_id"]
+            if not self.ledger.begin(update_id):
+                return response.json({"status": "duplicate, already handled"})
+            try:
+                await self._handle(update, handle, out_channel)
+                self.ledger.finish(update_id)
+            except Exception:  # never a 5xx: Telegram would redeliver it forever
+                logger.exception("Telegram update %s failed", update_id)
+                self.ledger.finish(update_id, "failed")
+                await self._tell_failure(update)
+            return response.json({"status": "ok"})
+
+        return telegram_webhook
+
+    async def _handle(self, update: Dict[str, Any], handle: MessageHandler, out_channel: HardenedTelegramOutput) -> None:
+        if "callback_query" in update:
+            query = update["callback_query"]
+            await self.api.call("answerCallbackQuery", {"callback_query_id": query.get("id")})
+            message = query.get("message") or {}
+            if (message.get("chat") or {}).get("type") == "private" and isinstance(query.get("data"), str):
+                await self._to_bot(str(message["chat"]["id"]), query["data"], handle, out_channel, update)
+            return
+        message = update.get("message") or update.get("edited_message")
+        if message is None:
+            if "my_chat_member" in update:
+                member = update["my_chat_member"]
+                logger.info("bot membership in chat %s is now %s", (member.get("chat") or {}).get("id"),
+                            (member.get("new_chat_member") or {}).get("status"))
+            return  # other update kinds: nothing to do, acknowledged
+        chat = message.get("chat") or {}
+        chat_id = chat.get("id")
+        if chat_id is None:
+            return
+        language = _language(message.get("from"))
+        if chat.get("type") != "private":
+            if self._addressed_to_me(message):
+                await self._reply(chat_id, "utter_telegram_private_only", language)
+            return
+        text = message.get("text")
+        if isinstance(text, str):
+            await self._to_bot(str(chat_id), text, handle, out_channel, update)
+            return
+        kind = next((k for k in NON_TEXT_KINDS if k in message), "attachment")
+        await self._reply(chat_id, "utter_telegram_non_text", language)
+        await self._note_on_ticket(str(chat_id), kind, message)
+        if isinstance(message.get("caption"), str) and message["caption"].strip():
+            await self._to_bot(str(chat_id), message["caption"], handle, out_channel, update)
+
+    def _addressed_to_me(self, message: Dict[str, Any]) -> bool:
+        username = (self.settings.bot_username or "").lstrip("@").lower()
+        text = str(message.get("text") or message.get("caption") or "").lower()
+        replied_to = ((message.get("reply_to_message") or {}).get("from") or {}).get("username", "").lower()
+        return bool(username) and (f"@{username}" in text or replied_to == username)
+
+    async def _to_bot(self, sender_id: str, text: str, handle: MessageHandler, out_channel: OutputChannel,
+                      update: Dict[str, Any]) -> None:
+        await handle(UserMessage(text, out_channel, sender_id, input_channel=self.name(),
+                                 metadata={"telegram_update_id": update.get("update_id")}))
+
+    async def _reply(self, chat_id: Any, response_name: str, language: str) -> None:
+        await self.api.call("sendMessage", {"chat_id": chat_id, "text": bilingual(response_name)[language]})
+
+    async def _note_on_ticket(self, conversation_id: str, kind: str, message: Dict[str, Any]) -> None:
+        """Agents can ask for the file on the ticket; we keep only a reference, never the content."""
+        from actions.desk_client import DeskUnavailable, get_desk_client
+
+        desk = get_desk_client()
+        if desk is None:
+            return
+        item = message.get(kind)
+        file_id = (item[-1] if isinstance(item, list) and item else item or {}).get("file_id") if isinstance(item, (list, dict)) else None
+        try:
+            await desk.append_message(conversation_id, f"[Telegram {kind}{' file_id=' + file_id if file_id else ''}]", "attachment", None)
+        except DeskUnavailable as error:
+            logger.warning("could not note a %s on %s's ticket: %s", kind, conversation_id, error)
+
+    async def _tell_failure(self, update: Dict[str, Any]) -> None:
+        message = update.get("message") or update.get("edited_message") or (update.get("callback_query") or {}).get("message") or {}
+        chat_id = (message.get("chat") or {}).get("id")
+        if chat_id is not None:
+            try:
+                await self._reply(chat_id, "utter_message_not_processed", _language(message.get("from")))
+            except Exception:  # noqa: BLE001 - already failing; the log has the cause
+                logger.exception("could not tell chat %s about the failure", chat_id)
