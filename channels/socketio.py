@@ -1,41 +1,131 @@
-"""The socket.io channel (web widget) behind the input gate."""
+"""The socket.io channel (web widget), hardened (a subclass of Rasa's SocketIOInput).
+
+Rasa 3.6's channel accepts any origin, lets a client name any session id (and
+so join another user's conversation room), and never joins session rooms at
+all with python-socketio 5.x (``enter_room`` is a coroutine it does not await),
+so messages sent later, such as an agent's reply, never arrive. This one:
+
+- accepts sockets only from the origins in settings (``socketio.allowed_origins``);
+- issues session ids itself, signed with HMAC (``SOCKETIO_SESSION_SECRET``): a
+  widget that presents one of ours after a reload gets the same conversation
+  back; a client-chosen or forged id is replaced by a fresh one;
+- takes a message only for the session its socket was confirmed for, only as
+  text, and only up to ``limits.max_message_chars``; anything else is answered
+  with a ``message_refused`` event carrying the reason in zh and en;
+- passes every message through the input gate (secrets, control characters,
+  forged ``/intent`` payloads) before Rasa sees it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
-import uuid
-from typing import Dict, Optional, Text
+import secrets
+from typing import Any, Dict, Optional, Text
 
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from channels.input_gate import MessageHandler, gated
+from wallet_support.curated import bilingual
+from wallet_support.settings import get_settings
 
 logger = logging.getLogger(__name__)
+REFUSED_EVENT = "message_refused"
+
+
+class SessionSigner:
+    """Session ids of the form ``<random>.<hmac>``; only ids this server issued verify."""
+
+    def __init__(self, secret: Optional[str]) -> None:
+        if not secret:
+            logger.warning("SOCKETIO_SESSION_SECRET is not set: widget sessions will not survive a restart")
+        self._key = (secret or secrets.token_urlsafe(32)).encode()
+
+    def _mac(self, nonce: str) -> str:
+        return hmac.new(self._key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def issue(self) -> str:
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{self._mac(nonce)}"
+
+    def verify(self, session_id: Any) -> bool:
+        if not isinstance(session_id, str) or session_id.count(".") != 1 or len(session_id) > 128:
+            return False
+        nonce, mac = session_id.split(".")
+        return bool(nonce) and hmac.compare_digest(mac, self._mac(nonce))
 
 
 class GatedSocketIOInput(SocketIOInput):
-    """Rasa's SocketIOInput; every user message passes the input gate first.
+    """Rasa's SocketIOInput with origin allowlist, signed sessions, limits and the input gate."""
 
-    Also repairs session persistence: Rasa 3.6 calls ``sio.enter_room`` without
-    ``await``, which python-socketio 5.x made a coroutine, so the socket never
-    joins its session's room and receives no bot message sent later, such as
-    an agent's reply delivered through the HTTP API (``output_channel=latest``).
-    """
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = get_settings()
+        self.allowed_origins = list(settings.socketio.allowed_origins)
+        self.max_message_chars = settings.max_message_chars
+        self.signer = SessionSigner(settings.socketio.session_secret)
+        self._confirmed: Dict[str, str] = {}  # socket id -> the session it was confirmed for
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
-        blueprint = super().blueprint(gated(on_new_message))
+        blueprint = super().blueprint(on_new_message)
+        handle = gated(on_new_message)
         sio = self.sio
         assert sio is not None
+        # python-socketio checks the Origin header of every request against this list.
+        sio.eio.cors_allowed_origins = self.allowed_origins
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            origin = environ.get("HTTP_ORIGIN")
+            if origin and origin.rstrip("/") not in self.allowed_origins:
+                logger.warning("socket.io connection from %s refused (origin not allowed)", origin)
+                return False
+            return True
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            self._confirmed.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            data = data if isinstance(data, dict) else {}
-            if not data.get("session_id"):
-                data["session_id"] = uuid.uuid4().hex
+        async def session_request(sid: Text, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            session_id = requested if self.signer.verify(requested) else self.signer.issue()
+            if requested and requested != session_id:
+                logger.info("socket.io client presented a session id this server did not issue; issued a new one")
+            self._confirmed[sid] = session_id
             if self.session_persistence:
-                await sio.enter_room(sid, data["session_id"], namespace=self.namespace)
-            await sio.emit("session_confirm", data["session_id"], room=sid, namespace=self.namespace)
-            logger.debug("socket.io session confirmed for %s", sid)
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any) -> None:
+            session_id = self._confirmed.get(sid)
+            if session_id is None:
+                return await self._refuse(sid, "session_not_confirmed", "utter_bad_request")
+            if not isinstance(data, dict) or data.get("session_id") != session_id:
+                return await self._refuse(sid, "wrong_session", "utter_bad_request")
+            text = data.get("message")
+            if not isinstance(text, str):
+                return await self._refuse(sid, "not_text", "utter_bad_request")
+            if len(text) > self.max_message_chars:
+                return await self._refuse(sid, "too_long", "utter_message_too_long")
+            metadata = data.get(self.metadata_key)
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = None
+            message = UserMessage(text, SocketIOOutput(sio, self.bot_message_evt), session_id,
+                                  input_channel=self.name(), metadata=metadata if isinstance(metadata, dict) else None)
+            await handle(message)
 
         return blueprint
+
+    async def _refuse(self, sid: str, reason: str, response_name: str) -> None:
+        assert self.sio is not None
+        await self.sio.emit(REFUSED_EVENT, {"reason": reason, "text": bilingual(response_name)}, room=sid,
+                            namespace=self.namespace)

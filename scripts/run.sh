@@ -25,7 +25,12 @@ if [[ ! -f "$SECRETS" ]]; then
   echo "run: generated local secrets in $SECRETS"
 fi
 set -a; source "$SECRETS"; set +a
-# Added separately so that secrets files from before the desk existed get them too.
+# Added separately so that secrets files from earlier versions get them too.
+if [[ -z "${SOCKETIO_SESSION_SECRET:-}" ]]; then
+  umask 077
+  echo "SOCKETIO_SESSION_SECRET=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"
+  set -a; source "$SECRETS"; set +a
+fi
 if [[ -z "${DESK_API_TOKEN:-}" ]]; then
   umask 077
   echo "DESK_API_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"

@@ -4,24 +4,56 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import socketio
 
 
+# The page the widget is served from in tests (an allowed origin, see tests/servers.py).
+WIDGET_ORIGIN = "http://localhost:8080"
+
+
 class SocketIOUser:
-    def __init__(self, url: str, session_id: str) -> None:
-        self.session_id = session_id
+    """``session_id``: what the client presents (the widget's stored id); the server decides."""
+
+    def __init__(self, url: str, session_id: Optional[str] = None, origin: Optional[str] = None) -> None:
         self.received: List[Dict[str, Any]] = []
+        self.refusals: List[Dict[str, Any]] = []
         self._changed = threading.Condition()
-        self.client = socketio.Client(reconnection=False)
+        # websocket-client sends this Origin instead of one derived from the URL.
+        self.client = socketio.Client(reconnection=False, websocket_extra_options={"origin": origin or WIDGET_ORIGIN})
         confirmed = threading.Event()
-        self.client.on("session_confirm", lambda _data: confirmed.set())
+        self.session_id = ""
+
+        def on_confirm(session: str) -> None:
+            self.session_id = session
+            confirmed.set()
+
+        self.client.on("session_confirm", on_confirm)
         self.client.on("bot_uttered", self._collect)
-        self.client.connect(url, transports=["polling"], wait_timeout=30)
+        self.client.on("message_refused", self._refused)
+        self.client.connect(url, transports=["websocket"], wait_timeout=30)
         self.client.emit("session_request", {"session_id": session_id})
         if not confirmed.wait(30):
             raise TimeoutError("no session_confirm")
+
+    def _refused(self, data: Dict[str, Any]) -> None:
+        with self._changed:
+            self.refusals.append(data)
+            self._changed.notify_all()
+
+    def send_raw(self, payload: Any) -> None:
+        self.client.emit("user_uttered", payload)
+
+    def wait_for_refusal(self, timeout: float = 30) -> Dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self.refusals:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no message_refused event")
+                self._changed.wait(left)
+            return self.refusals.pop(0)
 
     def _collect(self, data: Dict[str, Any]) -> None:
         with self._changed:

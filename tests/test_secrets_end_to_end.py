@@ -55,23 +55,17 @@ def test_secrets_are_warned_about_and_never_stored_or_logged(stack):
         assert not leaked(words, logs), message
 
 
-async def _socketio_send(url, session_id, message):
-    """Send like the web widget does; the reply is read back from the tracker store."""
-    import asyncio
+def _socketio_send(url, message):
+    """Send like the web widget does; returns the session id the server issued."""
+    from tests.socketio_user import SocketIOUser
 
-    import socketio
-
-    client = socketio.AsyncClient()
-    confirmed = asyncio.Event()
-    client.on("session_confirm", lambda _data: confirmed.set())
-    await client.connect(url, transports=["polling"])
+    user = SocketIOUser(url)
     try:
-        await client.emit("session_request", {"session_id": session_id})
-        await asyncio.wait_for(confirmed.wait(), 30)
-        await client.emit("user_uttered", {"message": message, "session_id": session_id})
-        await asyncio.sleep(1)
+        user.say(message)
+        user.wait_for(lambda m: bool(m.get("text")))
+        return user.session_id
     finally:
-        await client.disconnect()
+        user.close()
 
 
 def bot_texts(db_path, sender):
@@ -83,11 +77,9 @@ def bot_texts(db_path, sender):
 
 
 def test_the_socketio_channel_redacts_too(stack):
-    import asyncio
 
     words = Mnemonic("chinese_traditional").generate(256).split(" ")
-    session = "widget-session-secret"
-    asyncio.run(_socketio_send(stack.rasa_url, session, "助記詞 " + " ".join(words)))
+    session = _socketio_send(stack.rasa_url, "助記詞 " + " ".join(words))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not bot_texts(stack.tracker_db, session):
         time.sleep(0.5)

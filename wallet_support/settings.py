@@ -51,6 +51,16 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
+class SocketIOSettings:
+    """The web widget's socket.io channel (channels/socketio.py)."""
+
+    # Pages allowed to open a socket (the wallet app's web view, the widget page).
+    allowed_origins: Tuple[str, ...] = ("http://localhost:8080", "http://127.0.0.1:8080")
+    # Signs the session ids the server issues (SOCKETIO_SESSION_SECRET; `make run` generates one).
+    session_secret: Optional[str] = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class TelegramSettings:
     """The Telegram bot channel (channels/telegram.py). Off while no bot token is set."""
 
@@ -81,6 +91,7 @@ class Settings:
     action_server_token: Optional[str] = field(default=None, repr=False)
     desk: DeskSettings = field(default_factory=DeskSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    socketio: SocketIOSettings = field(default_factory=SocketIOSettings)
     # Rasa's HTTP API token: guards operator routes of our channels too (set_webhook).
     rasa_api_token: Optional[str] = field(default=None, repr=False)
 
@@ -107,6 +118,12 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
         action_server_token=env.get("ACTION_SERVER_TOKEN") or None,
         desk=_desk_settings(raw.get("desk", {}), env),
         telegram=_telegram_settings(raw.get("telegram", {}) or {}, env),
+        socketio=SocketIOSettings(
+            allowed_origins=tuple(
+                o.strip().rstrip("/") for o in env.get("SOCKETIO_ALLOWED_ORIGINS", "").split(",") if o.strip()
+            ) or tuple(str(o).rstrip("/") for o in (raw.get("socketio", {}) or {}).get("allowed_origins", SocketIOSettings().allowed_origins)),
+            session_secret=env.get("SOCKETIO_SESSION_SECRET") or None,
+        ),
         rasa_api_token=env.get("RASA_API_TOKEN") or None,
     )
     if settings.default_language not in ("zh", "en"):
