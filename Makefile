@@ -14,8 +14,9 @@ RASA_PROJECT := --domain domain --data data --config config.yml
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: ## create .venv from Python 3.10 and install the pinned requirements
+setup: ## create .venv from Python 3.10, install the pinned requirements and the widget's npm packages
 	@bash scripts/bootstrap.sh
+	@bash scripts/widget.sh
 
 run: setup ## train if needed, start the action server (5055) and Rasa (5005)
 	@bash scripts/run.sh

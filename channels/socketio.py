@@ -18,11 +18,8 @@ so messages sent later, such as an agent's reply, never arrive. This one:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import secrets
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
@@ -31,32 +28,11 @@ from sanic import Blueprint
 
 from channels.input_gate import MessageHandler, gated
 from wallet_support.curated import bilingual
+from wallet_support.widget_sessions import SessionSigner
 from wallet_support.settings import get_settings
 
 logger = logging.getLogger(__name__)
 REFUSED_EVENT = "message_refused"
-
-
-class SessionSigner:
-    """Session ids of the form ``<random>.<hmac>``; only ids this server issued verify."""
-
-    def __init__(self, secret: Optional[str]) -> None:
-        if not secret:
-            logger.warning("SOCKETIO_SESSION_SECRET is not set: widget sessions will not survive a restart")
-        self._key = (secret or secrets.token_urlsafe(32)).encode()
-
-    def _mac(self, nonce: str) -> str:
-        return hmac.new(self._key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
-
-    def issue(self) -> str:
-        nonce = secrets.token_urlsafe(18)
-        return f"{nonce}.{self._mac(nonce)}"
-
-    def verify(self, session_id: Any) -> bool:
-        if not isinstance(session_id, str) or session_id.count(".") != 1 or len(session_id) > 128:
-            return False
-        nonce, mac = session_id.split(".")
-        return bool(nonce) and hmac.compare_digest(mac, self._mac(nonce))
 
 
 class GatedSocketIOInput(SocketIOInput):

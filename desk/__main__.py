@@ -34,7 +34,7 @@ def serve(settings: DeskSettings, port: int, host: str, debug: bool) -> None:
     service = build_service(settings)
     desk = Desk(settings, service, RasaClient(settings.rasa_url, settings.rasa_api_token),
                 OnCallAlerts(settings.oncall_telegram_api_base, settings.oncall_telegram_bot_token,
-                             settings.oncall_telegram_chat_id, settings.url))
+                             settings.oncall_telegram_chat_id, settings.url), get_settings().socketio)
     app = create_app(desk)
     logging.info("Agent desk on http://%s:%s/desk/ (database %s)", host, port, settings.database_url.split("@")[-1])
     app.run(host=host, port=port, workers=1, access_log=debug, debug=False)

@@ -29,10 +29,12 @@ from desk.rasa_client import AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT, RasaClien
 from desk.serialize import eta_json, message_json, ticket_detail, ticket_summary
 from desk.service import DeskError, DeskService, store_text
 from desk.sessions import ActiveSession, WebSessions
-from wallet_support.settings import DeskSettings
+from wallet_support.widget_sessions import SessionSigner
+from wallet_support.settings import DeskSettings, SocketIOSettings
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
+WIDGET_ROOT = HERE.parent / "widget"
 SESSION_COOKIE = "desk_session"
 PRELOGIN_COOKIE = "desk_prelogin"
 LANGUAGE_COOKIE = "desk_lang"
@@ -43,7 +45,11 @@ UI_TEXT: Dict[str, Dict[str, str]] = yaml.safe_load((HERE / "ui_text.yml").read_
 class Desk:
     """Everything the routes share; built once per process."""
 
-    def __init__(self, settings: DeskSettings, service: DeskService, rasa: RasaClient, alerts: OnCallAlerts) -> None:
+    def __init__(self, settings: DeskSettings, service: DeskService, rasa: RasaClient, alerts: OnCallAlerts,
+                 socketio: Optional[SocketIOSettings] = None) -> None:
+        socketio = socketio or SocketIOSettings()
+        self.socket_public_url = socketio.public_url
+        self.session_signer = SessionSigner(socketio.session_secret)
         self.settings = settings
         self.service = service
         self.rasa = rasa
@@ -424,6 +430,42 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
                   for w, s, e, a in rows if s.strip() or e.strip()]
         service.set_shifts(shifts)
         return response.redirect("/desk/dashboard")
+
+    # ----- the users' web widget (rasa-webchat from npm, never a CDN) ------
+    webchat_bundle = WIDGET_ROOT / "node_modules/rasa-webchat/lib/index.js"
+
+    @app.get("/widget/")
+    async def widget_page(request: Request) -> HTTPResponse:
+        language = "en" if request.args.get("lang") == "en" else "zh"
+        text = UI_TEXT[language]
+        socket_url = desk.socket_public_url
+        page = desk.templates.get_template("widget.html").render(
+            t=text, lang=language, socket_url=socket_url, widget_text={k: v for k, v in text.items() if k.startswith("widget_")})
+        ws_url = "ws" + socket_url[4:] if socket_url.startswith("http") else socket_url
+        return response.html(page, headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": f"default-src 'self'; connect-src 'self' {socket_url} {ws_url}; "
+                                       "img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'"})
+
+    @app.get("/widget/webchat.js")
+    async def widget_bundle(request: Request) -> HTTPResponse:
+        if not webchat_bundle.exists():
+            return response.text("rasa-webchat is not installed: run `make setup` (npm ci in widget/)", status=503)
+        return await response.file(str(webchat_bundle), mime_type="application/javascript",
+                                   headers={"Cache-Control": "public, max-age=3600"})
+
+    @app.get("/widget/status")
+    async def widget_status(request: Request) -> HTTPResponse:
+        """The open ticket of the conversation whose signed session id the browser holds."""
+        session_id = request.args.get("session")
+        if not desk.session_signer.verify(session_id):
+            raise DeskError(400, "not a session id issued by this service")
+        found = service.conversation_status(session_id)
+        if found is None:
+            return response.json({"ticket": None})
+        ticket, eta = found
+        return response.json({"ticket": {"id": ticket.public_id, "status": ticket.status, "priority": ticket.priority},
+                              **eta_json(eta)})
 
     @app.get("/")
     async def root(request: Request) -> HTTPResponse:

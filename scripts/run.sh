@@ -77,6 +77,7 @@ run: ready in $(( $(date +%s) - start )) s
     REST          POST http://localhost:$RASA_PORT/webhooks/rest/webhook
     socket.io     http://localhost:$RASA_PORT/socket.io
     HTTP API      http://localhost:$RASA_PORT/status?token=…  (RASA_API_TOKEN in $SECRETS)
+  web widget      http://localhost:$DESK_PORT/widget/   (rasa-webchat over socket.io; phone-width page for the app's web view)
   agent desk      http://localhost:$DESK_PORT/desk/    (pid ${pids[2]}; user admin, password DESK_ADMIN_PASSWORD in $SECRETS)
     JSON API      http://localhost:$DESK_PORT/api/tickets  (Authorization: Bearer \$DESK_API_TOKEN)
   databases       var/tracker.db (Rasa's tracker store), var/desk.db (tickets), both SQLite

@@ -158,6 +158,7 @@ tracker_store:
         "SOCKETIO_SESSION_SECRET": secrets.token_urlsafe(32),
         # The widget page is served by the desk; SocketIOUser presents localhost:8080.
         "SOCKETIO_ALLOWED_ORIGINS": f"http://localhost:8080,http://127.0.0.1:{desk_port}",
+        "SOCKETIO_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
     }
     telegram_secret = secrets.token_urlsafe(24)
     if telegram_api:

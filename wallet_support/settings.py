@@ -56,6 +56,8 @@ class SocketIOSettings:
 
     # Pages allowed to open a socket (the wallet app's web view, the widget page).
     allowed_origins: Tuple[str, ...] = ("http://localhost:8080", "http://127.0.0.1:8080")
+    # Where browsers reach Rasa's socket.io endpoint (the widget page connects there).
+    public_url: str = "http://localhost:5005"
     # Signs the session ids the server issues (SOCKETIO_SESSION_SECRET; `make run` generates one).
     session_secret: Optional[str] = field(default=None, repr=False)
 
@@ -122,6 +124,7 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
             allowed_origins=tuple(
                 o.strip().rstrip("/") for o in env.get("SOCKETIO_ALLOWED_ORIGINS", "").split(",") if o.strip()
             ) or tuple(str(o).rstrip("/") for o in (raw.get("socketio", {}) or {}).get("allowed_origins", SocketIOSettings().allowed_origins)),
+            public_url=env.get("SOCKETIO_PUBLIC_URL", (raw.get("socketio", {}) or {}).get("public_url", SocketIOSettings().public_url)).rstrip("/"),
             session_secret=env.get("SOCKETIO_SESSION_SECRET") or None,
         ),
         rasa_api_token=env.get("RASA_API_TOKEN") or None,

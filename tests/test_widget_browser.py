@@ -1,0 +1,98 @@
+"""The users' web widget (rasa-webchat from npm) in headless Chromium at phone width, against the real servers."""
+
+import os
+import re
+import time
+
+import pytest
+import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.browser import Browser, browser_available
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.skipif(
+    not browser_available() and os.environ.get("CI") != "true",
+    reason="Debian chromium + chromium-driver not installed (CI installs them)",
+)
+TICKET_ID = re.compile(r"T-[2-9A-HJ-NP-Z]{6}")
+
+
+@pytest.fixture
+def phone():
+    session = Browser(width=390, height=844)
+    yield session
+    session.close()
+
+
+def bot_texts(driver):
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".rw-response")]
+
+
+def say(driver, text):
+    box = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, ".rw-new-message"))
+    box.send_keys(text)
+    box.send_keys(Keys.ENTER)
+
+
+def wait_bot(driver, predicate, timeout=30):
+    return WebDriverWait(driver, timeout).until(lambda d: next((t for t in bot_texts(d) if predicate(t)), None))
+
+
+def session_id(driver):
+    return driver.execute_script("return (JSON.parse(localStorage.getItem('chat_session')) || {}).session_id || null")
+
+
+def test_a_user_chats_reloads_escalates_and_gets_the_agents_reply(stack, phone):
+    driver = phone.driver
+    driver.get(stack.desk_url + "/widget/")
+    assert "助记词" in driver.find_element(By.ID, "bar").text  # the safety line, Chinese by default
+    say(driver, "怎么创建钱包")
+    wait_bot(driver, lambda t: "创建" in t)
+    session = WebDriverWait(driver, 10).until(lambda d: session_id(d))
+    assert "." in session  # issued and signed by the server
+
+    say(driver, "那个怎么搞")
+    buttons = WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rw-reply"))
+    assert len(buttons) >= 2
+
+    driver.refresh()
+    WebDriverWait(driver, 30).until(lambda d: any("创建" in t for t in bot_texts(d)))  # history is back
+    assert session_id(driver) == session
+    tracker = requests.get(f"{stack.rasa_url}/conversations/{session}/tracker", params={"token": stack.api_token}, timeout=30).json()
+    assert any(e.get("text") == "怎么创建钱包" for e in tracker["events"] if e.get("event") == "user")
+
+    say(driver, "我的币被人转走了，不是我操作的")
+    opened = wait_bot(driver, lambda t: TICKET_ID.search(t) is not None)
+    ticket_id = TICKET_ID.search(opened).group(0)
+    banner = WebDriverWait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#ticket-banner.shown"))
+    assert ticket_id in banner.text
+
+    sent = stack.desk("POST", f"/api/tickets/{ticket_id}/reply", json={"text": "您好，我是客服，请提供被盗地址。"})
+    assert sent.status_code == 201
+    wait_bot(driver, lambda t: "人工客服：您好，我是客服" in t)
+    WebDriverWait(driver, 20).until(lambda d: "客服已接手" in d.find_element(By.ID, "ticket-banner").text)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        (PROJECT_ROOT / "docs/screenshots").mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(PROJECT_ROOT / "docs/screenshots/widget-mobile.png"))
+
+    driver.find_element(By.ID, "language-toggle").click()
+    WebDriverWait(driver, 20).until(lambda d: "seed phrase" in d.find_element(By.ID, "bar").text)
+    box = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, ".rw-new-message"))
+    assert box.get_attribute("placeholder") == "Type your question…"
+
+
+def test_the_widget_bundle_comes_from_our_server_not_a_cdn(stack):
+    page = requests.get(stack.desk_url + "/widget/", timeout=30)
+    assert page.status_code == 200
+    scripts = re.findall(r'<script src="([^"]+)"', page.text)
+    assert scripts == ["/widget/webchat.js"]
+    bundle = requests.get(stack.desk_url + "/widget/webchat.js", timeout=30)
+    assert bundle.status_code == 200 and "WebChat" in bundle.text[:2000]
+
+
+def test_ticket_status_needs_a_session_id_we_signed(stack):
+    assert requests.get(stack.desk_url + "/widget/status", params={"session": "someone-else"}, timeout=30).status_code == 400
+    assert requests.get(stack.desk_url + "/widget/status", timeout=30).status_code == 400
