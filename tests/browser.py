@@ -31,6 +31,10 @@ class Browser:
             options.add_argument(flag)
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self.driver.set_page_load_timeout(60)
+        if width < 500:
+            # Chromium will not make a window this narrow; emulate the phone's viewport instead.
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True})
 
     def close(self) -> None:
         try:

@@ -84,6 +84,37 @@ def test_a_user_chats_reloads_escalates_and_gets_the_agents_reply(stack, phone):
     assert box.get_attribute("placeholder") == "Type your question…"
 
 
+def test_a_page_from_another_origin_gets_no_socket(stack, phone):
+    driver = phone.driver
+    port = stack.desk_url.rsplit(":", 1)[1]
+    driver.get(f"http://localhost:{port}/widget/")  # same page, an origin not on the allowlist
+    time.sleep(8)
+    assert driver.find_elements(By.CSS_SELECTOR, ".rw-new-message") == []  # the widget never got connected
+    assert bot_texts(driver) == [] and session_id(driver) is None
+
+
+def test_a_forged_session_id_in_the_browser_does_not_open_another_conversation(stack, phone):
+    from tests.socketio_user import SocketIOUser
+
+    victim = SocketIOUser(stack.rasa_url)
+    try:
+        victim.say("我的助记词备份在哪里看")
+        victim.wait_for(lambda m: bool(m.get("text")))
+    finally:
+        victim.close()
+    nonce = victim.session_id.split(".")[0]
+    driver = phone.driver
+    driver.get(stack.desk_url + "/widget/")
+    driver.execute_script("localStorage.setItem('chat_session', JSON.stringify({session_id: arguments[0]}))", f"{nonce}.{'f' * 32}")
+    driver.refresh()
+    say(driver, "你好")
+    wait_bot(driver, lambda t: bool(t))
+    assert session_id(driver) not in (victim.session_id, f"{nonce}.{'f' * 32}")
+    assert not any("助记词备份" in t for t in bot_texts(driver))
+    tracker = requests.get(f"{stack.rasa_url}/conversations/{victim.session_id}/tracker", params={"token": stack.api_token}, timeout=30).json()
+    assert [e["text"] for e in tracker["events"] if e.get("event") == "user"] == ["我的助记词备份在哪里看"]
+
+
 def test_the_widget_bundle_comes_from_our_server_not_a_cdn(stack):
     page = requests.get(stack.desk_url + "/widget/", timeout=30)
     assert page.status_code == 200
