@@ -262,6 +262,10 @@ class HardenedTelegramInput(TelegramInput):
 
     async def _to_bot(self, sender_id: str, text: str, handle: MessageHandler, out_channel: OutputChannel,
                       update: Dict[str, Any]) -> None:
+        if len(text) > get_settings().max_message_chars:
+            message = update.get("message") or update.get("edited_message") or {}
+            await self._reply(sender_id, "utter_message_too_long", _language(message.get("from")))
+            return
         await handle(UserMessage(text, out_channel, sender_id, input_channel=self.name(),
                                  metadata={"telegram_update_id": update.get("update_id")}))
 

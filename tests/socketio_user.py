@@ -42,6 +42,20 @@ class SocketIOUser:
             self.refusals.append(data)
             self._changed.notify_all()
 
+    def wait_for_reply_or_refusal(self, since_reply: int, since_refusal: int, timeout: float = 30) -> str:
+        """"reply" or "refusal", whichever comes first after the given counts."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if len(self.received) > since_reply:
+                    return "reply"
+                if len(self.refusals) > since_refusal:
+                    return "refusal"
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("neither a reply nor a refusal")
+                self._changed.wait(left)
+
     def send_raw(self, payload: Any) -> None:
         self.client.emit("user_uttered", payload)
 
