@@ -473,6 +473,10 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
 
     @app.after_server_start
     async def start_delivery_loop(app: Sanic, _loop: Any) -> None:
-        app.add_task(desk.delivery_loop())
+        app.ctx.delivery_loop = asyncio.ensure_future(desk.delivery_loop())
+
+    @app.before_server_stop
+    async def stop_delivery_loop(app: Sanic, _loop: Any) -> None:
+        app.ctx.delivery_loop.cancel()
 
     return app
