@@ -22,7 +22,6 @@ FORM = "transfer_details_form"
 SKIPPED = "unknown"
 SKIP_WORDS = re.compile(r"跳过|不知道|不清楚|没有|忘了|算了|skip|don'?t know|not sure|no idea|none|n/?a", re.I)
 TX_HASH = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{64}(?![0-9A-Za-z])|(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{80,90}(?![1-9A-HJ-NP-Za-km-z])")
-URGENT = ("suspected_theft", "secret_exposed")
 MAX_CHAIN_CHARS = 40
 
 
@@ -59,12 +58,9 @@ class ValidateTransferDetailsForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
-        intent = (message.get("intent") or {}).get("name")
         text = message.get("text") or ""
-        if intent in URGENT:
-            # Funds at risk now: no more questions, the ticket goes out as P1 at once.
-            dispatcher.utter_message(response="utter_secret_exposed" if intent == "secret_exposed" else "utter_theft_checklist")
-            return [SlotSet("requested_slot", None)]
+        # Theft, a pasted secret and "cancel" are not answers: they are left out of the
+        # slot mappings, so the form steps aside and data/rules/handoff.yml takes over.
         requested = tracker.get_slot("requested_slot")
         if requested == "chain" and tracker.get_slot("chain") is not None:
             return [SlotSet("chain", chain_answer(text, _entity(tracker, "chain")))]

@@ -206,3 +206,21 @@ def test_crashing_the_desk_and_the_action_server_loses_no_ticket_or_message(stac
     relayed = "\n".join(r.get("text", "") for r in stack.send("还在吗", sender=sender))
     assert "已转给客服" in relayed
     assert any(m["text"] == "还在吗" for m in stack.desk("GET", f"/api/tickets/{ticket_id}").json()["messages"])
+
+
+def test_cancel_or_theft_while_asked_for_transfer_details(stack):
+    calm = conversation()
+    stack.send("提现到交易所一直没到账", sender=calm)
+    assert "哪条链" in "\n".join(r.get("text", "") for r in stack.send("转人工", sender=calm))
+    cancelled = "\n".join(r.get("text", "") for r in stack.send("取消人工", sender=calm))
+    assert not TICKET_ID.search(cancelled)
+    assert not [t for t in open_tickets(stack) if t["conversation_id"] == calm]
+    assert "创建" in "\n".join(r.get("text", "") for r in stack.send("怎么创建钱包", sender=calm))  # the bot again
+
+    robbed = conversation()
+    stack.send("转账失败了币没了", sender=robbed)
+    stack.send("转人工", sender=robbed)
+    urgent = "\n".join(r.get("text", "") for r in stack.send("刚发现钱包里的U被人转走了，不是我操作的", sender=robbed))
+    assert "助记词" in urgent and TICKET_ID.search(urgent)
+    mine = [t for t in open_tickets(stack) if t["conversation_id"] == robbed]
+    assert mine and mine[0]["priority"] == "P1"

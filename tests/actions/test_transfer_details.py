@@ -31,10 +31,3 @@ def test_an_unrecognised_hash_is_asked_again(make_tracker, dispatcher, domain):
     events = asyncio.run(ValidateTransferDetailsForm().run(dispatcher, tracker, domain))
     assert events == [{"event": "slot", "name": "tx_hash", "value": None, "timestamp": None}]
     assert dispatcher.messages[0]["response"] == "utter_tx_hash_not_recognised"
-
-
-def test_theft_mid_form_stops_the_questions(make_tracker, dispatcher, domain):
-    tracker = form_tracker(make_tracker, "币被转走了", "suspected_theft", "chain", {"chain": "币被转走了"})
-    events = asyncio.run(ValidateTransferDetailsForm().run(dispatcher, tracker, domain))
-    assert events == [{"event": "slot", "name": "requested_slot", "value": None, "timestamp": None}]
-    assert dispatcher.messages[0]["response"] == "utter_theft_checklist"
