@@ -224,3 +224,26 @@ def test_cancel_or_theft_while_asked_for_transfer_details(stack):
     assert "助记词" in urgent and TICKET_ID.search(urgent)
     mine = [t for t in open_tickets(stack) if t["conversation_id"] == robbed]
     assert mine and mine[0]["priority"] == "P1"
+
+
+def test_shift_schedule_drives_what_the_user_is_told(stack, agent_token):
+    original = stack.desk("GET", "/api/shifts").json()["shifts"]
+    assert as_agent(stack, agent_token, "PUT", "/api/shifts", json={"shifts": []}).status_code == 403  # agents can't
+    bad = stack.desk("PUT", "/api/shifts", json={"shifts": [{"weekdays": [9], "start": "25:00", "end": "08:00"}]})
+    assert bad.status_code == 400 and bad.json()["error"]
+    # Nobody on shift now: the shift of the coming hour only, from the next whole hour on.
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    if start.hour == 0:
+        start += timedelta(hours=1)
+    shift = {"weekdays": [start.weekday()], "start": f"{start.hour:02d}:00", "end": f"{start.hour:02d}:30", "agents": 2}
+    try:
+        assert stack.desk("PUT", "/api/shifts", json={"shifts": [shift]}).status_code == 200
+        told = "\n".join(r.get("text", "") for r in stack.send("我要人工客服", sender=conversation()))
+        assert "没有客服在班" in told and f"{start:%m-%d %H:%M}" in told, told
+    finally:
+        stack.desk("PUT", "/api/shifts", json={"shifts": original})
+    assert stack.desk("GET", "/api/shifts").json()["shifts"] == original
