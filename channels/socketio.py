@@ -35,6 +35,21 @@ logger = logging.getLogger(__name__)
 REFUSED_EVENT = "message_refused"
 
 
+def keep_line_breaks(text: Text) -> Text:
+    """Markdown hard breaks, so rasa-webchat shows numbered steps on their own lines."""
+    return "\n\n".join(part.replace("\n", "  \n") for part in text.split("\n\n"))
+
+
+class WidgetOutput(SocketIOOutput):
+    """Rasa's SocketIOOutput; single line breaks survive rasa-webchat's markdown rendering."""
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await super().send_text_message(recipient_id, keep_line_breaks(text), **kwargs)
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: Any, **kwargs: Any) -> None:
+        await super().send_text_with_buttons(recipient_id, keep_line_breaks(text), buttons, **kwargs)
+
+
 class GatedSocketIOInput(SocketIOInput):
     """Rasa's SocketIOInput with origin allowlist, signed sessions, limits and the input gate."""
 
@@ -95,11 +110,15 @@ class GatedSocketIOInput(SocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = None
-            message = UserMessage(text, SocketIOOutput(sio, self.bot_message_evt), session_id,
+            message = UserMessage(text, WidgetOutput(sio, self.bot_message_evt), session_id,
                                   input_channel=self.name(), metadata=metadata if isinstance(metadata, dict) else None)
             await handle(message)
 
         return blueprint
+
+    def get_output_channel(self) -> Optional[WidgetOutput]:
+        """For replies sent later through the HTTP API (agent replies: output_channel=latest)."""
+        return WidgetOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
 
     async def _refuse(self, sid: str, reason: str, response_name: str) -> None:
         assert self.sio is not None
