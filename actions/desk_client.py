@@ -7,10 +7,12 @@ crashing or pretending a ticket exists.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List, Optional, Text
 from urllib.parse import quote
 
 import aiohttp
+from rasa_sdk import Action
 
 from wallet_support.settings import get_settings
 
@@ -74,3 +76,18 @@ def get_desk_client() -> Optional[DeskClient]:
     """The configured desk, or None when this deployment has none (no DESK_API_TOKEN)."""
     desk = get_settings().desk
     return DeskClient(desk.url, desk.api_token) if desk.api_token else None
+
+
+class DeskAction(Action, ABC):
+    """An action that talks to the desk: injectable for tests, abstract so rasa-sdk skips it."""
+
+    def __init__(self, desk: Optional[DeskClient] = None) -> None:
+        self._desk = desk
+
+    @property
+    def desk(self) -> Optional[DeskClient]:
+        return self._desk or get_desk_client()
+
+    @abstractmethod
+    def name(self) -> Text:
+        """The action's name in the domain."""

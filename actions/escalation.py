@@ -17,11 +17,11 @@ from enum import Enum
 from typing import Any, Dict, Iterable, List, Optional, Text
 from zoneinfo import ZoneInfo
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk_client import DeskClient, DeskUnavailable, get_desk_client
+from actions.desk_client import DeskAction, DeskUnavailable
 from actions.history import user_intents
 from actions.language import DomainDict, tracker_language
 from wallet_support.settings import get_settings
@@ -111,11 +111,8 @@ def tell_queue_position(dispatcher: CollectingDispatcher, status: Dict[str, Any]
         dispatcher.utter_message(response="utter_ticket_eta_no_shift", position=status["queue_position"])
 
 
-class ActionEscalate(Action):
+class ActionEscalate(DeskAction):
     """Open (or merge into) the conversation's ticket, tell the user, start the handoff."""
-
-    def __init__(self, desk: Optional[DeskClient] = None) -> None:
-        self._desk = desk
 
     def name(self) -> Text:
         return "action_escalate"
@@ -124,7 +121,7 @@ class ActionEscalate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
         request = build_request(tracker)
-        desk = self._desk or get_desk_client()
+        desk = self.desk
         if (desk is not None and request.priority is Priority.P2 and not tracker.get_slot(DETAILS_ASKED)
                 and not (tracker.get_slot("chain") and tracker.get_slot("tx_hash"))
                 and tracker.active_loop_name != HANDOFF_FORM):
@@ -156,11 +153,8 @@ class ActionEscalate(Action):
         return reset + [FollowupAction(HANDOFF_FORM)]
 
 
-class ActionTicketStatus(Action):
+class ActionTicketStatus(DeskAction):
     """Where the user's open ticket stands."""
-
-    def __init__(self, desk: Optional[DeskClient] = None) -> None:
-        self._desk = desk
 
     def name(self) -> Text:
         return "action_ticket_status"
@@ -168,7 +162,7 @@ class ActionTicketStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        desk = self._desk or get_desk_client()
+        desk = self.desk
         if desk is None:
             dispatcher.utter_message(response="utter_no_open_ticket")
             return []

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import logging
 import re
-from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk_client import DeskClient, DeskUnavailable, get_desk_client
+from actions.desk_client import DeskAction, DeskClient, DeskUnavailable
 from actions.escalation import FUNDS_IN_TRANSIT_INTENTS, URGENT_INTENTS, HANDOFF_FORM, decide_priority
 from actions.language import DomainDict, response_text, tracker_language
 
@@ -62,22 +61,7 @@ def _escalated_since_last_user_message(tracker: Tracker) -> bool:
     return False
 
 
-class _DeskAction(Action, ABC):
-    """An action that talks to the desk; abstract, so rasa-sdk does not register it."""
-
-    def __init__(self, desk: Optional[DeskClient] = None) -> None:
-        self._desk = desk
-
-    @abstractmethod
-    def name(self) -> Text:
-        """The action's name in the domain."""
-
-    @property
-    def desk(self) -> Optional[DeskClient]:
-        return self._desk or get_desk_client()
-
-
-class ValidateHandoffForm(_DeskAction):
+class ValidateHandoffForm(DeskAction):
     """Relay each message of the handoff to the ticket and acknowledge it."""
 
     def name(self) -> Text:
@@ -126,7 +110,7 @@ class ActionAskHandoffMessage(Action):
         return []
 
 
-class ActionCancelHandoff(_DeskAction):
+class ActionCancelHandoff(DeskAction):
     """"取消人工": close the ticket as cancelled and give the conversation back to the bot."""
 
     def name(self) -> Text:
@@ -162,7 +146,7 @@ async def deliver_pending_replies(desk: DeskClient, dispatcher: CollectingDispat
     return len(replies)
 
 
-class ActionDeliverAgentReply(_DeskAction):
+class ActionDeliverAgentReply(DeskAction):
     """Triggered by the desk through Rasa's HTTP API: pass the agent's replies on."""
 
     def name(self) -> Text:
@@ -179,7 +163,7 @@ class ActionDeliverAgentReply(_DeskAction):
         return []
 
 
-class ActionTicketClosed(_DeskAction):
+class ActionTicketClosed(DeskAction):
     """Triggered by the desk when an agent closed the ticket: end the handoff, ask for a rating."""
 
     def name(self) -> Text:
@@ -202,7 +186,7 @@ class ActionTicketClosed(_DeskAction):
         return leave_handoff() if tracker.active_loop_name == HANDOFF_FORM else []
 
 
-class ActionRecordCsat(_DeskAction):
+class ActionRecordCsat(DeskAction):
     """A 1-5 rating for the ticket that was just closed."""
 
     def name(self) -> Text:

@@ -118,6 +118,13 @@ def _json_body(request: Request) -> Dict[str, Any]:
     return body
 
 
+def _set_cookie(answer: HTTPResponse, name: str, value: str) -> None:
+    """Desk cookies: only for /desk, never sent cross-site, unreadable by page scripts."""
+    answer.cookies[name] = value
+    for key, setting in (("httponly", True), ("samesite", "Strict"), ("path", "/desk")):
+        answer.cookies[name][key] = setting
+
+
 def _form_value(request: Request, name: str) -> str:
     values = request.form.getlist(name) if request.form else None
     return values[0] if values else ""
@@ -315,10 +322,7 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
         language = request.cookies.get(LANGUAGE_COOKIE, "zh")
         page_response = desk.render("login.html", language if language in UI_TEXT else "zh", csrf=token, agent=None,
                                     failed=request.args.get("failed") == "1")
-        page_response.cookies[PRELOGIN_COOKIE] = token
-        page_response.cookies[PRELOGIN_COOKIE]["httponly"] = True
-        page_response.cookies[PRELOGIN_COOKIE]["samesite"] = "Strict"
-        page_response.cookies[PRELOGIN_COOKIE]["path"] = "/desk"
+        _set_cookie(page_response, PRELOGIN_COOKIE, token)
         return page_response
 
     @app.post("/desk/login")
@@ -333,9 +337,7 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
         language = request.cookies.get(LANGUAGE_COOKIE, "zh")
         token = desk.sessions.open(agent, language if language in UI_TEXT else "zh")
         redirect = response.redirect("/desk/")
-        redirect.cookies[SESSION_COOKIE] = token
-        for key, value in (("httponly", True), ("samesite", "Strict"), ("path", "/desk")):
-            redirect.cookies[SESSION_COOKIE][key] = value
+        _set_cookie(redirect, SESSION_COOKIE, token)
         del redirect.cookies[PRELOGIN_COOKIE]
         return redirect
 
@@ -354,9 +356,7 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
             language = "en" if request.cookies.get(LANGUAGE_COOKIE, "zh") == "zh" else "zh"
             target = "/desk/login"
         redirect = response.redirect(target)
-        redirect.cookies[LANGUAGE_COOKIE] = language
-        redirect.cookies[LANGUAGE_COOKIE]["path"] = "/desk"
-        redirect.cookies[LANGUAGE_COOKIE]["samesite"] = "Strict"
+        _set_cookie(redirect, LANGUAGE_COOKIE, language)
         return redirect
 
     @app.post("/desk/logout")

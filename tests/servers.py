@@ -86,6 +86,16 @@ class RunningStack:
         headers = {"Authorization": f"Bearer {self.desk_token}", **kwargs.pop("headers", {})}
         return requests.request(method, self.desk_url + path, headers=headers, timeout=30, **kwargs)
 
+    def open_ticket(self, conversation_id: str, timeout: float = 30) -> Optional[dict]:
+        """The conversation's open ticket as the queue lists it, waiting up to ``timeout`` for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            tickets = self.desk("GET", "/api/tickets?status=open").json()["tickets"]
+            mine = [t for t in tickets if t["conversation_id"] == str(conversation_id)]
+            if mine or time.monotonic() > deadline:
+                return mine[0] if mine else None
+            time.sleep(0.2)
+
     def desk_cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "desk", *args], cwd=PROJECT_ROOT, env=self.env,
                               input=stdin, capture_output=True, text=True, timeout=120)

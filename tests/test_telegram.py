@@ -98,29 +98,19 @@ def test_non_text_messages_get_a_polite_request_for_text(stack, telegram, kind, 
 def test_a_photo_during_a_ticket_is_noted_on_the_ticket(stack, telegram):
     chat = 7200
     stack.telegram_update(private_message(chat, "我要人工客服"))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        mine = [t for t in stack.desk("GET", "/api/tickets?status=open").json()["tickets"] if t["conversation_id"] == str(chat)]
-        if mine:
-            break
-        time.sleep(0.2)
-    assert mine and mine[0]["channel"] == "telegram"
+    ticket = stack.open_ticket(chat)
+    assert ticket and ticket["channel"] == "telegram"
     stack.telegram_update(private_message(chat, photo=[{"file_id": "AgACproof", "width": 1, "height": 1}]))
-    messages = stack.desk("GET", f"/api/tickets/{mine[0]['id']}").json()["messages"]
+    messages = stack.desk("GET", f"/api/tickets/{ticket['id']}").json()["messages"]
     assert any("photo" in m["text"] and "AgACproof" in m["text"] for m in messages)
 
 
 def test_agent_replies_reach_the_telegram_chat(stack, telegram):
     chat = 7300
     stack.telegram_update(private_message(chat, "我的币被盗了，不是我操作的"))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        mine = [t for t in stack.desk("GET", "/api/tickets?status=open").json()["tickets"] if t["conversation_id"] == str(chat)]
-        if mine:
-            break
-        time.sleep(0.2)
+    ticket = stack.open_ticket(chat)
     mark = len(telegram.calls)
-    assert stack.desk("POST", f"/api/tickets/{mine[0]['id']}/reply", json={"text": "您好，请提供被盗地址"}).status_code == 201
+    assert stack.desk("POST", f"/api/tickets/{ticket['id']}/reply", json={"text": "您好，请提供被盗地址"}).status_code == 201
     replies = wait_sent(telegram, chat, mark)
     assert replies and replies[0]["text"] == "人工客服：您好，请提供被盗地址"
 
