@@ -57,7 +57,7 @@ trap stop_all INT TERM EXIT
 .venv/bin/python -m actions.server --port "$ACTIONS_PORT" &
 pids+=($!)
 "$RASA" run --model models --endpoints endpoints.yml --credentials credentials.yml --port "$RASA_PORT" \
-  --enable-api --auth-token "$RASA_API_TOKEN" &
+  --enable-api --auth-token="$RASA_API_TOKEN" &  # "=": a token may start with "-"
 pids+=($!)
 .venv/bin/python -m desk serve --port "$DESK_PORT" &
 pids+=($!)

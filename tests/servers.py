@@ -184,7 +184,7 @@ tracker_store:
             "run", "--model", str(model or latest_model()), "--endpoints", str(endpoints),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"), "--port", str(rasa_port),
             "--debug",  # Rasa logs message text at DEBUG: tests check no secret reaches it
-            "--enable-api", "--auth-token", api_token,
+            "--enable-api", f"--auth-token={api_token}",  # "=": a token may start with "-"
         ],
         "desk": [sys.executable, "-m", "desk", "serve", "--port", str(desk_port), "--host", "127.0.0.1", "--debug"],
     }
