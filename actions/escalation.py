@@ -23,6 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk_client import DeskAction, DeskUnavailable
 from actions.history import user_intents
+from actions.outbox import get_outbox
 from actions.language import DomainDict, tracker_language
 from wallet_support.settings import get_settings
 
@@ -89,6 +90,10 @@ def build_request(tracker: Tracker) -> EscalationRequest:
     )
 
 
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 def local_time(iso_utc: str) -> str:
     """``2026-11-23T00:00:00Z`` as the desk's local time, e.g. ``11-23 08:00 (Asia/Shanghai)``."""
     zone_name = get_settings().desk.timezone
@@ -135,8 +140,10 @@ class ActionEscalate(DeskAction):
         try:
             result = await desk.escalate(request.payload())
         except DeskUnavailable as error:
-            logger.error("escalation of %s failed: %s", request.conversation_id, error)
-            dispatcher.utter_message(response="utter_escalation_failed")
+            # Kept on disk and retried by the action server until the desk has it.
+            reference = get_outbox().add({**request.payload(), "escalated_at": utc_now_iso()})
+            logger.error("escalation of %s queued as R-%d, desk unavailable: %s", request.conversation_id, reference, error)
+            dispatcher.utter_message(response="utter_escalation_queued", reference=f"R-{reference}")
             return []
         ticket = result["ticket"]
         opened = "utter_ticket_opened" if result.get("created") else "utter_ticket_merged"

@@ -9,6 +9,7 @@ refuses a call without it. The server will not start without a token.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 import sys
@@ -34,6 +35,17 @@ def create_authenticated_app(token: str, package: str = "actions") -> Sanic:
     if not token:
         raise ValueError("ACTION_SERVER_TOKEN is empty: refusing to start an open action server")
     app = create_app(package, cors_origins=[])
+
+    @app.after_server_start
+    async def start_outbox(app: Sanic, _loop: object) -> None:
+        # Escalations kept while the desk was down: sent now and every few seconds.
+        from actions.outbox import flush_forever, get_outbox
+
+        app.ctx.outbox = asyncio.ensure_future(flush_forever(get_outbox()))
+
+    @app.before_server_stop
+    async def stop_outbox(app: Sanic, _loop: object) -> None:
+        app.ctx.outbox.cancel()
 
     @app.on_request
     async def require_token(request: Request) -> Optional[HTTPResponse]:

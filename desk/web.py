@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import secrets
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Set
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ from desk.models import Agent
 from desk.oncall import OnCallAlerts
 from desk.rasa_client import AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT, RasaClient, RasaUnavailable
 from desk.serialize import eta_json, message_json, ticket_detail, ticket_summary
+from desk.schedule import utcnow
 from desk.service import DeskError, DeskService, store_text
 from desk.sessions import ActiveSession, WebSessions
 from wallet_support.widget_sessions import SessionSigner
@@ -116,6 +118,18 @@ def _json_body(request: Request) -> Dict[str, Any]:
     if not isinstance(body, dict):
         raise DeskError(400, "the body must be a JSON object")
     return body
+
+
+def _escalated_at(value: Any) -> Optional[datetime]:
+    """When an escalation queued by the bot during a desk outage really happened (SLA counts from then)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.rstrip("Z"))
+    except ValueError:
+        raise DeskError(400, "'escalated_at' must be an ISO-8601 UTC time")
+    now = utcnow()
+    return moment if now - timedelta(days=7) <= moment <= now else None
 
 
 def _set_cookie(answer: HTTPResponse, name: str, value: str) -> None:
@@ -248,6 +262,7 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
         if not isinstance(details, dict):
             raise DeskError(400, "'details' must be an object")
         result = service.escalate(conversation_id, priority, channel=str(body.get("channel") or "unknown"),
+                                  now=_escalated_at(body.get("escalated_at")),
                                   intent=body.get("intent") if isinstance(body.get("intent"), str) else None,
                                   language=str(body.get("language") or "zh"), details=details,
                                   text=body.get("text") if isinstance(body.get("text"), str) else None)

@@ -71,6 +71,12 @@ class RunningStack:
         log = open(self.log_dir / f"{name}.log", "ab")
         return subprocess.Popen(self.commands[name], cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
+    def kill(self, name: str) -> None:
+        """kill -9 one server and leave it down."""
+        victim = self.processes[list(self.commands).index(name)]
+        victim.kill()
+        victim.wait()
+
     def crash_and_restart(self, name: str) -> None:
         """kill -9 one server (``actions``, ``rasa`` or ``desk``) and start it again on the same port."""
         index = list(self.commands).index(name)
@@ -166,6 +172,7 @@ tracker_store:
         "DESK_DATABASE_URL": f"sqlite:///{desk_db}",
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "SOCKETIO_SESSION_SECRET": secrets.token_urlsafe(32),
+        "ESCALATION_OUTBOX_DB": str(work_dir / "escalation_outbox.db"),
         # The widget page is served by the desk; SocketIOUser presents localhost:8080.
         "SOCKETIO_ALLOWED_ORIGINS": f"http://localhost:8080,http://127.0.0.1:{desk_port}",
         "SOCKETIO_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",

@@ -246,3 +246,20 @@ def test_shift_schedule_drives_what_the_user_is_told(stack, agent_token):
     finally:
         stack.desk("PUT", "/api/shifts", json={"shifts": original})
     assert stack.desk("GET", "/api/shifts").json()["shifts"] == original
+
+
+def test_an_escalation_during_a_desk_outage_is_kept_and_arrives_when_it_is_back(stack):
+    sender = conversation()
+    stack.kill("desk")
+    try:
+        sent_at = time.time()
+        told = "\n".join(r.get("text", "") for r in stack.send("我要人工客服", sender=sender))
+        assert "已记录" in told and re.search(r"R-\d+", told) and not TICKET_ID.search(told)
+        stack.crash_and_restart("actions")  # the outbox is on disk: an action-server restart keeps it
+    finally:
+        stack.crash_and_restart("desk")
+    ticket = stack.open_ticket(sender, timeout=30)
+    assert ticket and ticket["priority"] == "P3" and ticket["channel"] == "rest"
+    from datetime import datetime, timezone
+    created = datetime.fromisoformat(ticket["created_at"].rstrip("Z")).replace(tzinfo=timezone.utc).timestamp()
+    assert abs(created - sent_at) < 5  # the SLA counts from when the user asked

@@ -42,6 +42,8 @@ class DeskSettings:
     minutes_per_ticket: int = 10
     default_shifts: Tuple[ShiftSetting, ...] = ()
     delivery_retry_seconds: float = 5.0
+    # Escalations the desk could not take yet, kept by the action server and retried.
+    escalation_outbox: str = "var/escalation_outbox.db"
     oncall_telegram_api_base: str = "https://api.telegram.org"
     oncall_telegram_chat_id: Optional[str] = None
     # Secrets: only from the environment (`make run` writes var/secrets.env).
@@ -171,6 +173,7 @@ def _desk_settings(raw: Mapping, env: Mapping[str, str]) -> DeskSettings:
         minutes_per_ticket=int(raw.get("minutes_per_ticket", defaults.minutes_per_ticket)),
         default_shifts=shifts,
         delivery_retry_seconds=float(raw.get("delivery_retry_seconds", defaults.delivery_retry_seconds)),
+        escalation_outbox=env.get("ESCALATION_OUTBOX_DB", raw.get("escalation_outbox", defaults.escalation_outbox)),
         oncall_telegram_api_base=env.get(
             "ONCALL_TELEGRAM_API_BASE", oncall.get("telegram_api_base", defaults.oncall_telegram_api_base)
         ).rstrip("/"),

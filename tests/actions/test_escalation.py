@@ -137,9 +137,18 @@ def test_nobody_on_shift_names_the_next_shift_in_local_time(make_tracker, dispat
     assert no_agent and no_agent[0]["next_shift"] == "11-23 08:00 (Asia/Shanghai)"
 
 
-def test_an_unreachable_desk_is_reported_and_no_ticket_is_claimed(make_tracker, dispatcher, domain):
-    events = asyncio.run(ActionEscalate(FakeDesk(fail=True)).run(dispatcher, make_tracker(("人工", "request_human")), domain))
-    assert events == [] and responses(dispatcher) == ["utter_escalation_failed"]
+def test_an_unreachable_desk_keeps_the_escalation_on_disk(make_tracker, dispatcher, domain, tmp_path, monkeypatch):
+    from actions import outbox
+
+    box = outbox.EscalationOutbox(tmp_path / "outbox.db")
+    monkeypatch.setattr(outbox, "_outbox", box)
+    tracker = make_tracker(("人工", "request_human"), sender_id="down-1",
+                           slots={"transfer_details_asked": True})
+    events = asyncio.run(ActionEscalate(FakeDesk(fail=True)).run(dispatcher, tracker, domain))
+    assert events == [] and responses(dispatcher) == ["utter_escalation_queued"]
+    assert dispatcher.messages[0]["reference"].startswith("R-")  # a reference, never a made-up ticket id
+    (entry_id, payload), = outbox.EscalationOutbox(tmp_path / "outbox.db").pending()  # on disk, not in memory
+    assert payload["conversation_id"] == "down-1" and payload["priority"] == "P3" and payload["escalated_at"]
 
 
 def test_ticket_status_without_a_desk(make_tracker, dispatcher, domain):
