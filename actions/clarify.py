@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.history import user_intents
 from actions.language import DomainDict, response_text, tracker_language
+from wallet_support.payloads import INTERNAL_INTENTS
 
 FALLBACK_INTENT = "nlu_fallback"
 MAX_SUGGESTIONS = 3
@@ -35,10 +36,9 @@ NOT_TOPICS = frozenset(
         "secret_exposed",
         "cancel_handoff",
         "give_rating",
-        "desk_agent_reply",
-        "desk_ticket_closed",
+        "incident_subscribe",
     }
-)
+) | INTERNAL_INTENTS
 
 
 def suggested_intents(intent_ranking: List[Dict[Text, Any]], domain: DomainDict) -> List[str]:

@@ -20,7 +20,11 @@ TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 class DeskUnavailable(Exception):
-    """The desk did not answer, or answered with an error it should not give."""
+    """The desk did not answer, or answered with an error it should not give (``status``, if it answered)."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class DeskClient:
@@ -36,7 +40,8 @@ class DeskClient:
                     if response.status == 404 and not_found_ok:
                         return None
                     if response.status >= 400:
-                        raise DeskUnavailable(f"{method} {path}: HTTP {response.status} {(await response.text())[:200]}")
+                        raise DeskUnavailable(f"{method} {path}: HTTP {response.status} {(await response.text())[:200]}",
+                                              status=response.status)
                     return await response.json()
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise DeskUnavailable(f"{method} {path}: {error!r}") from error
@@ -70,6 +75,23 @@ class DeskClient:
 
     async def acknowledge(self, conversation_id: str, ids: List[int]) -> None:
         await self._call("POST", self._conversation(conversation_id) + "/replies/ack", {"ids": ids})
+
+    async def active_incidents(self) -> List[Dict[str, Any]]:
+        result = await self._call("GET", "/api/incidents?status=active")
+        return (result or {}).get("incidents") or []
+
+    async def incident_contact(self, incident_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+        """Report that a conversation saw the notice, subscribed (``subscribe``) or was deflected (``deflected``)."""
+        result = await self._call("POST", f"/api/incidents/{quote(incident_id, safe='')}/contacts", payload)
+        assert result is not None
+        return result
+
+    async def incident_notices(self, conversation_id: str) -> List[Dict[str, Any]]:
+        result = await self._call("GET", self._conversation(conversation_id) + "/incident-notices")
+        return (result or {}).get("notices") or []
+
+    async def acknowledge_incident_notices(self, conversation_id: str, ids: List[int]) -> None:
+        await self._call("POST", self._conversation(conversation_id) + "/incident-notices/ack", {"ids": ids})
 
 
 def get_desk_client() -> Optional[DeskClient]:

@@ -11,11 +11,10 @@ never invents a ticket id.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Dict, Iterable, List, Optional, Text
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -23,8 +22,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk_client import DeskAction, DeskUnavailable
 from actions.history import user_intents
+from actions.incidents import DEFLECTED_SLOT, deflect, shown_incident
 from actions.outbox import get_outbox
-from actions.language import DomainDict, tracker_language
+from actions.language import DomainDict, local_time, tracker_language
 from wallet_support.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -68,10 +68,12 @@ class EscalationRequest:
     channel: str = "unknown"
     language: str = "zh"
     text: Optional[str] = None
+    incident: Optional[str] = None  # the incident the user was told about and still wants a person for
 
     def payload(self) -> Dict[str, Any]:
         return {"conversation_id": self.conversation_id, "priority": self.priority.value, "intent": self.reason,
-                "details": self.details, "channel": self.channel, "language": self.language, "text": self.text}
+                "details": self.details, "channel": self.channel, "language": self.language, "text": self.text,
+                "incident": self.incident}
 
 
 def build_request(tracker: Tracker) -> EscalationRequest:
@@ -92,13 +94,6 @@ def build_request(tracker: Tracker) -> EscalationRequest:
 
 def utc_now_iso() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def local_time(iso_utc: str) -> str:
-    """``2026-11-23T00:00:00Z`` as the desk's local time, e.g. ``11-23 08:00 (Asia/Shanghai)``."""
-    zone_name = get_settings().desk.timezone
-    moment = datetime.fromisoformat(iso_utc.rstrip("Z")).replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone_name))
-    return f"{moment:%m-%d %H:%M} ({zone_name})"
 
 
 def tell_queue_position(dispatcher: CollectingDispatcher, status: Dict[str, Any]) -> None:
@@ -127,6 +122,11 @@ class ActionEscalate(DeskAction):
     ) -> List[Dict[Text, Any]]:
         request = build_request(tracker)
         desk = self.desk
+        incident = await shown_incident(desk, tracker) if desk is not None and request.priority is not Priority.P1 else None
+        if incident is not None:
+            if not tracker.get_slot(DEFLECTED_SLOT) and tracker.active_loop_name != HANDOFF_FORM:
+                return await deflect(dispatcher, desk, tracker, domain, incident)  # asked again: a linked ticket
+            request = replace(request, incident=incident["id"])
         if (desk is not None and request.priority is Priority.P2 and not tracker.get_slot(DETAILS_ASKED)
                 and not (tracker.get_slot("chain") and tracker.get_slot("tx_hash"))
                 and tracker.active_loop_name != HANDOFF_FORM):

@@ -8,7 +8,9 @@ the same curated responses in ``domain/``, with the same language rule.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Text
+from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
 
@@ -42,3 +44,10 @@ def response_text(domain: DomainDict, response: Text, language: str) -> str:
         if variation_language(variation) is None:
             return variation["text"]
     return variations[0]["text"]
+
+
+def local_time(iso_utc: str) -> str:
+    """``2026-11-23T00:00:00Z`` as the desk's local time, e.g. ``11-23 08:00 (Asia/Shanghai)``."""
+    zone_name = get_settings().desk.timezone
+    moment = datetime.fromisoformat(iso_utc.rstrip("Z")).replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone_name))
+    return f"{moment:%m-%d %H:%M} ({zone_name})"

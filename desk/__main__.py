@@ -40,6 +40,66 @@ def serve(settings: DeskSettings, port: int, host: str, debug: bool) -> None:
     app.run(host=host, port=port, workers=1, access_log=debug, debug=False)
 
 
+def add_incident_commands(commands: "argparse._SubParsersAction") -> None:
+    """``incident list|show|create|update|resolve``: what operators script during an outage."""
+    incident = commands.add_parser("incident", help="announce, update and resolve incidents (SPEC §4)")
+    actions = incident.add_subparsers(dest="incident_command", required=True)
+    actions.add_parser("list", help="every incident, newest first, with its counts")
+    show = actions.add_parser("show", help="one incident with its history")
+    show.add_argument("id")
+    for name, help_text in (("create", "announce an incident"), ("update", "post an update"),
+                            ("resolve", "resolve it and notify every subscriber")):
+        cmd = actions.add_parser(name, help=help_text)
+        if name != "create":
+            cmd.add_argument("id")
+        cmd.add_argument("--message-zh", required=name != "update")
+        cmd.add_argument("--message-en", required=name != "update")
+        cmd.add_argument("--as", dest="author", help="the supervisor it is posted as (default: the automation identity)")
+        if name == "resolve":
+            continue
+        cmd.add_argument("--status", choices=["investigating", "identified", "monitoring"])
+        cmd.add_argument("--eta", help="ISO time in the desk's time zone, or minutes from now")
+        if name == "create":
+            cmd.add_argument("--title", required=True)
+            cmd.add_argument("--intents", required=True, help="comma-separated FAQ intents, e.g. app_connectivity")
+            cmd.add_argument("--chains", default="", help="comma-separated chains (default: every chain)")
+        else:
+            cmd.add_argument("--notify", action="store_true", help="send this update to the subscribers")
+
+
+def run_incident_command(args: argparse.Namespace, service: DeskService) -> None:
+    from desk.incidents import IncidentService
+    from desk.serialize import incident_detail, incident_summary
+
+    incidents = IncidentService(service.db, service.settings.timezone)
+    if args.incident_command == "list":
+        found = incidents.list()
+        print(json.dumps({"incidents": [incident_summary(i, incidents.counts(i)) for i in found]}, ensure_ascii=False, indent=1))
+        return
+    if args.incident_command == "show":
+        incident = incidents.get(args.id)
+        print(json.dumps(incident_detail(incident, incidents.counts(incident)), ensure_ascii=False, indent=1))
+        return
+    author = service.agent_named(args.author) if args.author else service.automation_agent()
+    if author.role != "supervisor":
+        raise DeskError(403, f"{author.username!r} is not a supervisor")
+    body = {key: value for key, value in {
+        "title": getattr(args, "title", None), "message_zh": args.message_zh, "message_en": args.message_en,
+        "intents": getattr(args, "intents", None), "chains": getattr(args, "chains", None),
+        "status": getattr(args, "status", None)}.items() if value}
+    eta = getattr(args, "eta", None)
+    if eta:
+        body["eta"] = float(eta) if eta.replace(".", "", 1).isdigit() else eta
+    if args.incident_command == "create":
+        public_id = incidents.create(body, author).public_id
+    elif args.incident_command == "update":
+        public_id = incidents.post_update(args.id, {**body, "notify": args.notify}, author).incident.public_id
+    else:
+        public_id = incidents.resolve(args.id, body, author).incident.public_id
+    incident = incidents.get(public_id)
+    print(json.dumps(incident_detail(incident, incidents.counts(incident)), ensure_ascii=False, indent=1))
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m desk", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +118,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     token_cmd.add_argument("--agent", help="act as this agent (default: the automation identity)")
     shifts_cmd = commands.add_parser("shifts", help="print the shift plan, or replace it with --set JSON")
     shifts_cmd.add_argument("--set", dest="shifts_json")
+    add_incident_commands(commands)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.DEBUG if getattr(args, "debug", False) else logging.INFO,
@@ -75,6 +136,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(f"desk: created {agent.role} {agent.username!r}")
         elif args.command == "create-token":
             print(build_service(settings).create_api_token(args.name, args.agent))
+        elif args.command == "incident":
+            run_incident_command(args, build_service(settings))
         elif args.command == "shifts":
             service = build_service(settings)
             if args.shifts_json:

@@ -18,6 +18,8 @@ PRIORITIES = ("P1", "P2", "P3")
 STATUSES = ("open", "claimed", "closed")
 OUTCOMES = ("resolved", "not_resolved", "duplicate", "spam", "cancelled_by_user")
 ROLES = ("agent", "supervisor")
+INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+DELIVERY_STATUSES = ("pending", "sent", "failed")
 
 
 class Agent(Base):
@@ -58,8 +60,11 @@ class Ticket(Base):
     csat_at = Column(DateTime)
     # How many times the conversation escalated into this ticket (merges).
     escalations = Column(Integer, nullable=False, default=1)
+    # Opened during an incident the user had already been told about (SPEC §4).
+    incident_id = Column(Integer, ForeignKey("incidents.id"))
 
     assignee = relationship(Agent, lazy="joined")
+    incident = relationship("Incident", lazy="joined")
     messages = relationship("TicketMessage", order_by="TicketMessage.id", back_populates="ticket")
 
     __table_args__ = (
@@ -135,3 +140,96 @@ class Shift(Base):
     start_minute = Column(Integer, nullable=False)
     end_minute = Column(Integer, nullable=False)  # 1440 = midnight
     agents = Column(Integer, nullable=False)
+
+
+class Incident(Base):
+    """An outage announced by a supervisor (SPEC §4); active until resolved."""
+
+    __tablename__ = "incidents"
+
+    id = Column(Integer, primary_key=True)
+    public_id = Column(String(16), nullable=False, unique=True)
+    title = Column(String(200), nullable=False)
+    # The current notice, in both languages; each update replaces it.
+    message_zh = Column(Text, nullable=False)
+    message_en = Column(Text, nullable=False)
+    # Comma-separated intent and chain names; no chains = every chain.
+    intents = Column(String(1000), nullable=False, default="")
+    chains = Column(String(500), nullable=False, default="")
+    status = Column(String(16), nullable=False, default="investigating")
+    eta = Column(DateTime)  # UTC; None = no estimate yet
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    updated_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    resolved_at = Column(DateTime)
+    created_by_id = Column(Integer, ForeignKey("agents.id"))
+
+    created_by = relationship(Agent, lazy="joined")
+    updates = relationship("IncidentUpdate", order_by="IncidentUpdate.id", back_populates="incident")
+
+    __table_args__ = (Index("ix_incidents_status", "status"),)
+
+
+class IncidentUpdate(Base):
+    """One entry of an incident's history: its creation, each update, its resolution."""
+
+    __tablename__ = "incident_updates"
+
+    id = Column(Integer, primary_key=True)
+    incident_id = Column(Integer, ForeignKey("incidents.id"), nullable=False, index=True)
+    status = Column(String(16), nullable=False)
+    message_zh = Column(Text, nullable=False)
+    message_en = Column(Text, nullable=False)
+    eta = Column(DateTime)
+    # Whether subscribers were sent this update (always true for the resolution).
+    notified = Column(Boolean, nullable=False, default=False)
+    author_id = Column(Integer, ForeignKey("agents.id"))
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+    incident = relationship(Incident, back_populates="updates")
+    author = relationship(Agent, lazy="joined")
+
+
+class IncidentContact(Base):
+    """A conversation that was shown the incident notice: asked, maybe subscribed, maybe deflected."""
+
+    __tablename__ = "incident_contacts"
+
+    id = Column(Integer, primary_key=True)
+    incident_id = Column(Integer, ForeignKey("incidents.id"), nullable=False)
+    conversation_id = Column(String(255), nullable=False)
+    channel = Column(String(64), nullable=False, default="unknown")
+    language = Column(String(2), nullable=False, default="zh")
+    first_asked_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    last_asked_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    times_asked = Column(Integer, nullable=False, default=1)
+    subscribed_at = Column(DateTime)
+    # Requests for a person answered with the notice instead of a new ticket.
+    deflections = Column(Integer, nullable=False, default=0)
+
+    __table_args__ = (Index("uq_incident_contacts", "incident_id", "conversation_id", unique=True),)
+
+
+class IncidentDelivery(Base):
+    """One notice to one subscriber: pending until the bot acknowledges it, failed when attempts run out."""
+
+    __tablename__ = "incident_deliveries"
+
+    id = Column(Integer, primary_key=True)
+    incident_id = Column(Integer, ForeignKey("incidents.id"), nullable=False)
+    update_id = Column(Integer, ForeignKey("incident_updates.id"), nullable=False)
+    contact_id = Column(Integer, ForeignKey("incident_contacts.id"), nullable=False)
+    conversation_id = Column(String(255), nullable=False)
+    status = Column(String(8), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(String(255))
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    next_attempt_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    sent_at = Column(DateTime)
+
+    update = relationship(IncidentUpdate, lazy="joined")
+
+    __table_args__ = (
+        # Exactly one delivery of an update to a subscriber, whatever retries happen.
+        Index("uq_incident_deliveries", "update_id", "contact_id", unique=True),
+        Index("ix_incident_deliveries_due", "status", "next_attempt_at"),
+    )

@@ -1,7 +1,8 @@
 """The desk's calls to the Rasa HTTP API (authenticated with RASA_API_TOKEN).
 
 Agent replies and ticket events reach the user by triggering internal intents
-(``desk_agent_reply``, ``desk_ticket_closed``) on the conversation with
+(``desk_agent_reply``, ``desk_ticket_closed``,
+``desk_incident_update``) on the conversation with
 ``output_channel=latest``, so they go out on whatever channel the user last
 wrote from. The intents carry no text: the bot's action fetches the pending
 replies from the desk, so even a forged trigger could only deliver what an
@@ -20,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 AGENT_REPLY_INTENT = "desk_agent_reply"
 TICKET_CLOSED_INTENT = "desk_ticket_closed"
+INCIDENT_UPDATE_INTENT = "desk_incident_update"
+DESK_INTENTS = (AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT, INCIDENT_UPDATE_INTENT)
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
@@ -65,7 +68,7 @@ class RasaClient:
             if event.get("event") not in ("user", "bot") or not event.get("text"):
                 continue
             intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
-            if event.get("event") == "user" and intent in (AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT):
+            if event.get("event") == "user" and intent in DESK_INTENTS:
                 continue  # desk triggers, not something the user said
             lines.append({"from": event["event"], "text": event["text"], "intent": intent,
                           "timestamp": event.get("timestamp")})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Dict, Optional
 
-from desk.models import Ticket, TicketMessage
+from desk.incidents import IncidentCounts, incident_chains, incident_intents
+from desk.models import Incident, IncidentUpdate, Ticket, TicketMessage
 from desk.schedule import Eta
 
 
@@ -24,6 +25,7 @@ def ticket_summary(ticket: Ticket) -> Dict[str, Any]:
         "created_at": iso(ticket.created_at),
         "sla_deadline": iso(ticket.sla_deadline),
         "assignee": ticket.assignee.username if ticket.assignee else None,
+        "incident": ticket.incident.public_id if ticket.incident else None,
     }
 
 
@@ -61,3 +63,40 @@ def eta_json(eta: Eta) -> Dict[str, Any]:
         "eta_minutes": eta.minutes,
         "next_shift_start": iso(eta.next_shift_start),
     }
+
+
+def incident_summary(incident: Incident, counts: Optional[IncidentCounts] = None) -> Dict[str, Any]:
+    summary: Dict[str, Any] = {
+        "id": incident.public_id,
+        "title": incident.title,
+        "status": incident.status,
+        "message_zh": incident.message_zh,
+        "message_en": incident.message_en,
+        "intents": incident_intents(incident),
+        "chains": incident_chains(incident),
+        "eta": iso(incident.eta),
+        "created_at": iso(incident.created_at),
+        "updated_at": iso(incident.updated_at),
+        "resolved_at": iso(incident.resolved_at),
+    }
+    if counts is not None:
+        summary["counts"] = {"asked": counts.asked, "subscribed": counts.subscribed, "deflected": counts.deflected,
+                             "linked_tickets": counts.linked_tickets, "deliveries": counts.deliveries}
+    return summary
+
+
+def incident_update_json(entry: IncidentUpdate) -> Dict[str, Any]:
+    return {
+        "id": entry.id,
+        "status": entry.status,
+        "message_zh": entry.message_zh,
+        "message_en": entry.message_en,
+        "eta": iso(entry.eta),
+        "notified": entry.notified,
+        "author": entry.author.username if entry.author else None,
+        "created_at": iso(entry.created_at),
+    }
+
+
+def incident_detail(incident: Incident, counts: IncidentCounts) -> Dict[str, Any]:
+    return {**incident_summary(incident, counts), "updates": [incident_update_json(u) for u in incident.updates]}

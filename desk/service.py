@@ -126,8 +126,11 @@ class DeskService:
     # ----- escalation -----------------------------------------------------
     def escalate(self, conversation_id: str, priority: str, channel: str = "unknown", intent: Optional[str] = None,
                  language: str = "zh", details: Optional[Dict[str, str]] = None, text: Optional[str] = None,
-                 now: Optional[datetime] = None) -> Escalation:
-        """Open a ticket, or merge into the conversation's open one (priority only ever rises)."""
+                 now: Optional[datetime] = None, incident_id: Optional[int] = None) -> Escalation:
+        """Open a ticket, or merge into the conversation's open one (priority only ever rises).
+
+        ``incident_id`` links the ticket to an incident the user was told about and still wanted a person for.
+        """
         if priority not in PRIORITIES:
             raise DeskError(400, f"priority must be one of {', '.join(PRIORITIES)}")
         if not conversation_id or len(conversation_id) > 255:
@@ -143,13 +146,14 @@ class DeskService:
                         ticket = Ticket(public_id=_new_public_id(), conversation_id=conversation_id, channel=channel[:64],
                                         priority=priority, status="open", intent=intent, language=language if language in ("zh", "en") else "zh",
                                         created_at=now, sla_deadline=sla_deadline(now, priority, self.settings.sla_minutes),
-                                        escalations=1, **details)
+                                        escalations=1, incident_id=incident_id, **details)
                         s.add(ticket)
                         s.flush()
                         s.add(TicketMessage(ticket_id=ticket.id, direction="system", created_at=now,
                                             text=f"escalated: {intent or 'unknown'} ({priority})"))
                     else:
                         self._merge(ticket, priority, intent, details, now)
+                        ticket.incident_id = ticket.incident_id or incident_id
                         s.add(TicketMessage(ticket_id=ticket.id, direction="system", created_at=now,
                                             text=f"escalated again: {intent or 'unknown'} ({priority})"))
                     if text and store_text(text):
@@ -446,6 +450,13 @@ class DeskService:
         if not agent.password_hash.startswith("$2"):
             return None
         return agent if bcrypt.checkpw(password.encode(), agent.password_hash.encode()) else None
+
+    def agent_named(self, username: str) -> Agent:
+        with self.db.session() as s:
+            agent = s.scalars(select(Agent).where(Agent.username == username, Agent.active.is_(True))).first()
+        if agent is None:
+            raise DeskError(404, f"no agent {username!r}")
+        return agent
 
     def agent(self, agent_id: int) -> Optional[Agent]:
         with self.db.session() as s:

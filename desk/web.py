@@ -24,6 +24,9 @@ from sanic.exceptions import NotFound, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from desk.broadcast import IncidentBroadcaster
+from desk.incident_routes import register_incident_routes
+from desk.incidents import IncidentService
 from desk.models import Agent
 from desk.oncall import OnCallAlerts
 from desk.rasa_client import AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT, RasaClient, RasaUnavailable
@@ -59,6 +62,8 @@ class Desk:
         self.sessions = WebSessions(service.db)
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
         self._delivering: Set[str] = set()
+        self.incidents = IncidentService(service.db, settings.timezone)
+        self.broadcaster = IncidentBroadcaster(self.incidents, rasa)
 
     # ----- delivery of agent replies and ticket events --------------------
     async def deliver(self, conversation_id: str) -> None:
@@ -261,7 +266,10 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
         details = body.get("details") or {}
         if not isinstance(details, dict):
             raise DeskError(400, "'details' must be an object")
+        incident = body.get("incident")
+        incident_id = desk.incidents.incident_id(incident) if isinstance(incident, str) else None
         result = service.escalate(conversation_id, priority, channel=str(body.get("channel") or "unknown"),
+                                  incident_id=incident_id,
                                   now=_escalated_at(body.get("escalated_at")),
                                   intent=body.get("intent") if isinstance(body.get("intent"), str) else None,
                                   language=str(body.get("language") or "zh"), details=details,
@@ -446,6 +454,8 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
         service.set_shifts(shifts)
         return response.redirect("/desk/dashboard")
 
+    register_incident_routes(app, desk, api, page, _json_body, render_for)
+
     # ----- the users' web widget (rasa-webchat from npm, never a CDN) ------
     webchat_bundle = WIDGET_ROOT / "node_modules/rasa-webchat/lib/index.js"
 
@@ -489,9 +499,11 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
     @app.after_server_start
     async def start_delivery_loop(app: Sanic, _loop: Any) -> None:
         app.ctx.delivery_loop = asyncio.ensure_future(desk.delivery_loop())
+        app.ctx.broadcast_loop = asyncio.ensure_future(desk.broadcaster.loop(desk.settings.delivery_retry_seconds))
 
     @app.before_server_stop
     async def stop_delivery_loop(app: Sanic, _loop: Any) -> None:
         app.ctx.delivery_loop.cancel()
+        app.ctx.broadcast_loop.cancel()
 
     return app

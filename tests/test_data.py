@@ -12,6 +12,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 
 from tests.conftest import PROJECT_ROOT
 from wallet_support.payloads import INTERNAL_INTENTS
+from wallet_support.topics import FAQ_INTENTS
 
 MIN_EXAMPLES = 30
 HOLDOUT = PROJECT_ROOT / "tests/nlu/holdout.yml"
@@ -56,6 +57,18 @@ def test_every_intent_has_a_test_story():
     assert trained - tested == set()
 
 
+def test_action_answer_faq_answers_exactly_the_faq_intents_and_each_has_its_answer():
+    import yaml
+
+    rules = yaml.safe_load((PROJECT_ROOT / "data/rules/faq.yml").read_text(encoding="utf-8"))["rules"]
+    answered = {r["steps"][0]["intent"] for r in rules if r["steps"][1] == {"action": "action_answer_faq"}}
+    assert answered == set(FAQ_INTENTS)
+    from rasa.shared.core.domain import Domain
+
+    responses = Domain.load(str(PROJECT_ROOT / "domain")).responses
+    assert {f"utter_{intent}" for intent in FAQ_INTENTS} <= set(responses)
+
+
 def _responses_used_by_actions():
     source = "\n".join(
         p.read_text(encoding="utf-8") for folder in ("actions", "channels") for p in (PROJECT_ROOT / folder).glob("*.py")
@@ -66,7 +79,8 @@ def _responses_used_by_actions():
 
     forms = Domain.load(str(PROJECT_ROOT / "domain")).forms
     asked = {f"utter_ask_{slot}" for form in forms.values() for slot in form.get("required_slots", [])}
-    names = set(re.findall(r'"(utter_[a-z0-9_]+)"', source)) | {"utter_default"} | asked
+    faq_answers = {f"utter_{intent}" for intent in FAQ_INTENTS}  # sent by action_answer_faq
+    names = set(re.findall(r'"(utter_[a-z0-9_]+)"', source)) | {"utter_default"} | asked | faq_answers
     prefixes = set(re.findall(r'f"(utter_[a-z0-9_]+)\{', source))
     return names, prefixes
 

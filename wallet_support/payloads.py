@@ -18,12 +18,12 @@ BUTTON_PAYLOAD_INTENTS = frozenset(
         "stuck_transaction", "failed_transaction", "deposit_not_received", "suspected_theft",
         "scam_report", "gas_fee", "add_custom_token", "token_approval", "cross_chain",
         "dapp_connection", "app_connectivity", "official_download", "supported_chains",
-        "request_human", "ticket_status", "cancel_handoff", "deny", "affirm",
+        "request_human", "ticket_status", "cancel_handoff", "deny", "affirm", "incident_subscribe",
     }
 )
 # Triggered only by the agent desk through Rasa's authenticated HTTP API; never
 # honoured as a typed payload and never trained, so no user message reaches them.
-INTERNAL_INTENTS = frozenset({"desk_agent_reply", "desk_ticket_closed"})
+INTERNAL_INTENTS = frozenset({"desk_agent_reply", "desk_ticket_closed", "desk_incident_update"})
 assert not BUTTON_PAYLOAD_INTENTS & INTERNAL_INTENTS
 _PAYLOAD = re.compile(r"^\s*/(?P<intent>[A-Za-z_][A-Za-z0-9_]*)\s*$")
 
