@@ -16,6 +16,7 @@ from typing import List
 
 from desk.incidents import IncidentService
 from desk.rasa_client import INCIDENT_UPDATE_INTENT, RasaClient, RasaUnavailable
+from desk.schedule import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +35,15 @@ class IncidentBroadcaster:
         if conversation_id in self._busy:
             return
         self._busy.add(conversation_id)
+        attempt = utcnow()
         try:
             await asyncio.wait_for(self.rasa.trigger(conversation_id, INCIDENT_UPDATE_INTENT), self.timeout)
             error = "not acknowledged by the bot"
         except (RasaUnavailable, asyncio.TimeoutError) as failure:
             error = str(failure) or "timed out"
+            # The bot may have acknowledged before its channel failed (e.g. the user blocked
+            # the Telegram bot): that was no delivery, so it is attempted again.
+            self.incidents.undo_delivery(conversation_id, since=attempt)
         except Exception as failure:  # noqa: BLE001 - one conversation's bug must not stop the broadcast
             logger.exception("incident delivery to %s failed", conversation_id)
             error = repr(failure)

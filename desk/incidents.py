@@ -318,6 +318,16 @@ class IncidentService:
                                .execution_options(synchronize_session=False))
             return int(result.rowcount or 0)
 
+    def undo_delivery(self, conversation_id: str, since: datetime) -> int:
+        """Deliveries acknowledged since ``since`` go back to pending: the channel failed after the ack."""
+        with self.db.session() as s:
+            result = s.execute(update(IncidentDelivery)
+                               .where(IncidentDelivery.conversation_id == conversation_id,
+                                      IncidentDelivery.status == "sent", IncidentDelivery.sent_at >= since)
+                               .values(status="pending", sent_at=None)
+                               .execution_options(synchronize_session=False))
+            return int(result.rowcount or 0)
+
     def note_failure(self, conversation_id: str, error: str, now: Optional[datetime] = None) -> None:
         """One more failed attempt for the conversation's pending deliveries: back off, give up at the limit."""
         now = now or utcnow()

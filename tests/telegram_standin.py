@@ -10,7 +10,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Set
 
 
 @dataclass
@@ -24,6 +24,8 @@ class BotApiCall:
 class TelegramStandIn:
     server: ThreadingHTTPServer
     calls: List[BotApiCall] = field(default_factory=list)
+    # Chats that blocked the bot: Telegram answers sendMessage with 403 for them.
+    blocked_chats: Set[str] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -55,6 +57,9 @@ def start_telegram_standin() -> TelegramStandIn:
                 return
             standin.calls.append(BotApiCall(token=parts[0][3:], method=parts[1], body=body))
             result: Any = True
+            if parts[1] == "sendMessage" and str(body.get("chat_id")) in standin.blocked_chats:
+                self._answer(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
+                return
             if parts[1] == "sendMessage":
                 result = {"message_id": len(standin.calls), "chat": {"id": body.get("chat_id")}, "text": body.get("text")}
             self._answer(200, {"ok": True, "result": result})
