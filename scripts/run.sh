@@ -9,6 +9,8 @@ RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 DESK_PORT=${DESK_PORT:-8080}
 export DESK_URL=${DESK_URL:-http://127.0.0.1:$DESK_PORT} RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
+# Rasa calls its actions through its own gateway (endpoints.yml), which forwards here.
+export RASA_PORT ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}
 
 mkdir -p var   # SQLite tracker store (endpoints.yml), generated secrets
 bash scripts/train.sh
@@ -74,6 +76,7 @@ cat <<MSG
 run: ready in $(( $(date +%s) - start )) s
   action server   http://localhost:$ACTIONS_PORT/webhook   (pid ${pids[0]}; needs ACTION_SERVER_TOKEN)
   Rasa server     http://localhost:$RASA_PORT              (pid ${pids[1]})
+    health        http://localhost:$RASA_PORT/webhooks/action_gateway/health  (tracker store, action server, desk, backlogs)
     REST          POST http://localhost:$RASA_PORT/webhooks/rest/webhook
     socket.io     http://localhost:$RASA_PORT/socket.io
     HTTP API      http://localhost:$RASA_PORT/status?token=…  (RASA_API_TOKEN in $SECRETS)

@@ -150,7 +150,7 @@ def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Opti
     endpoints = work_dir / "endpoints.yml"
     endpoints.write_text(
         f"""action_endpoint:
-  url: "http://127.0.0.1:{actions_port}/webhook"
+  url: "http://127.0.0.1:{rasa_port}/webhooks/action_gateway/webhook"
   token: ${{ACTION_SERVER_TOKEN}}
 nlg:
   type: wallet_support.nlg.BilingualNLG
@@ -173,6 +173,10 @@ tracker_store:
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "SOCKETIO_SESSION_SECRET": secrets.token_urlsafe(32),
         "ESCALATION_OUTBOX_DB": str(work_dir / "escalation_outbox.db"),
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "GATEWAY_OUTBOX_DB": str(work_dir / "gateway_outbox.db"),
+        "MESSAGE_SPOOL_DB": str(work_dir / "message_spool.db"),
+        "ACTION_TIMEOUT_SECONDS": "5",
         # The widget page is served by the desk; SocketIOUser presents localhost:8080.
         "SOCKETIO_ALLOWED_ORIGINS": f"http://localhost:8080,http://127.0.0.1:{desk_port}",
         "SOCKETIO_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",

@@ -82,6 +82,18 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class ActionGatewaySettings:
+    """The gateway in the Rasa process between Rasa and the action server (channels/action_gateway.py)."""
+
+    # The real rasa-sdk action server.
+    upstream_url: str = "http://localhost:5055/webhook"
+    # Well under Rasa's 60 s conversation lock: past it the user gets the gateway's answer.
+    timeout_seconds: float = 8.0
+    # Escalations taken by the gateway while neither the action server nor the desk could.
+    outbox: str = "var/gateway_outbox.db"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Deployment settings shared by the NLU components, NLG and action server."""
 
@@ -96,6 +108,9 @@ class Settings:
     desk: DeskSettings = field(default_factory=DeskSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     socketio: SocketIOSettings = field(default_factory=SocketIOSettings)
+    action_gateway: ActionGatewaySettings = field(default_factory=ActionGatewaySettings)
+    # Messages kept while the tracker store is down, replayed when it answers (wallet_support/spool.py).
+    message_spool: str = "var/message_spool.db"
     # Rasa's HTTP API token: guards operator routes of our channels too (set_webhook).
     rasa_api_token: Optional[str] = field(default=None, repr=False)
 
@@ -129,6 +144,8 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
             public_url=env.get("SOCKETIO_PUBLIC_URL", (raw.get("socketio", {}) or {}).get("public_url", SocketIOSettings().public_url)).rstrip("/"),
             session_secret=env.get("SOCKETIO_SESSION_SECRET") or None,
         ),
+        action_gateway=_gateway_settings(raw.get("action_gateway", {}) or {}, env),
+        message_spool=env.get("MESSAGE_SPOOL_DB", raw.get("message_spool", "var/message_spool.db")),
         rasa_api_token=env.get("RASA_API_TOKEN") or None,
     )
     if settings.default_language not in ("zh", "en"):
@@ -136,6 +153,15 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
     if not settings.official_domains:
         raise ValueError(f"{path}: links.official_domains must list at least one domain")
     return settings
+
+
+def _gateway_settings(raw: Mapping, env: Mapping[str, str]) -> ActionGatewaySettings:
+    defaults = ActionGatewaySettings()
+    return ActionGatewaySettings(
+        upstream_url=env.get("ACTION_SERVER_URL", raw.get("upstream_url", defaults.upstream_url)),
+        timeout_seconds=float(env.get("ACTION_TIMEOUT_SECONDS", raw.get("timeout_seconds", defaults.timeout_seconds))),
+        outbox=env.get("GATEWAY_OUTBOX_DB", raw.get("outbox", defaults.outbox)),
+    )
 
 
 def _telegram_settings(raw: Mapping, env: Mapping[str, str]) -> TelegramSettings:

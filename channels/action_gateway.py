@@ -1,0 +1,161 @@
+"""The action gateway: Rasa's action endpoint, inside the Rasa process, in front of the action server.
+
+Stock Rasa 3.6 waits up to 5 minutes for the action server and, when it fails,
+logs "Bot will continue, but the actions events are lost" and says nothing to
+the user. Rasa's ``endpoints.yml`` points ``action_endpoint`` here instead
+(``/webhooks/action_gateway/webhook``): the gateway forwards each call to the
+real action server (settings ``action_gateway.upstream_url``) with a timeout
+well under the conversation lock, passes its answer through (rejections
+included, which forms rely on), and when the action server is down, slow or
+raising, answers itself through :class:`actions.fallback.ActionFallback`.
+Its outbox of escalations is flushed to the desk from this process.
+
+``GET /webhooks/action_gateway/health`` reports the action server, the desk,
+the tracker store and the outbox backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+
+import aiohttp
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from wallet_support import tracker_guard
+from wallet_support.settings import PROJECT_ROOT, get_settings
+from wallet_support.spool import get_spool, replay_forever
+
+logger = logging.getLogger(__name__)
+
+
+class ActionGateway:
+    """Forward to the action server; answer from the fallback when it cannot."""
+
+    def __init__(self, upstream_url: str, token: Optional[str], timeout_seconds: float, outbox_path: Path) -> None:
+        from actions.fallback import ActionFallback
+        from actions.outbox import EscalationOutbox
+
+        self.upstream_url = upstream_url
+        self.token = token
+        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.outbox = EscalationOutbox(outbox_path)
+        self.fallback = ActionFallback(self.outbox)
+        self.failures = 0
+        self.last_failure: Optional[str] = None
+        self.last_failure_at: Optional[float] = None
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def run(self, body: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
+        name, sender = body.get("next_action"), body.get("sender_id")
+        try:
+            async with self._client().post(self.upstream_url, params={"token": self.token or ""}, json=body) as answer:
+                if answer.status < 500:
+                    return answer.status, await answer.json(content_type=None)
+                reason = f"HTTP {answer.status}: {(await answer.text())[:200]}"
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as error:
+            reason = repr(error) if not isinstance(error, asyncio.TimeoutError) else f"no answer within {self.timeout.total} s"
+        self.failures += 1
+        self.last_failure, self.last_failure_at = reason, time.time()
+        logger.error("action %s for %s failed (%s); the gateway answers instead", name, sender, reason)
+        return 200, await self.fallback.answer(body)
+
+    async def upstream_health(self) -> str:
+        health = self.upstream_url.rsplit("/", 1)[0] + "/health"
+        try:
+            async with self._client().get(health, timeout=aiohttp.ClientTimeout(total=3)) as answer:
+                return "ok" if answer.status == 200 else f"unhealthy (HTTP {answer.status})"
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            return f"unavailable ({type(error).__name__})"
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _store_answers(app: Any) -> bool:
+    store = getattr(app.ctx.agent, "tracker_store", None)
+    try:
+        store.ping()
+    except Exception:  # noqa: BLE001 - still down: keep the messages
+        return False
+    tracker_guard.monitor.recovered()
+    return True
+
+
+async def _replay(app: Any, entry: Dict[str, Any]) -> None:
+    """A kept message, handled now, answered on the channel it came from."""
+    channel = next((c for c in getattr(app.ctx, "input_channels", []) if c.name() == entry["input_channel"]), None)
+    output = (channel.get_output_channel() if channel is not None else None) or CollectingOutputChannel()
+    await app.ctx.agent.handle_message(UserMessage(entry["text"], output, entry["sender_id"],
+                                                   input_channel=entry["input_channel"], metadata=entry["metadata"]))
+
+
+def _token_ok(presented: Optional[str], expected: Optional[str]) -> bool:
+    return bool(expected) and presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+class ActionGatewayInput(InputChannel):
+    """Mounts the gateway's routes on Rasa's server; it takes no user messages."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "action_gateway"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        settings = get_settings()
+        outbox = Path(settings.action_gateway.outbox)
+        gateway = ActionGateway(settings.action_gateway.upstream_url, settings.action_server_token,
+                                settings.action_gateway.timeout_seconds,
+                                outbox if outbox.is_absolute() else PROJECT_ROOT / outbox)
+        blueprint = Blueprint("action_gateway", __name__)
+
+        @blueprint.listener("after_server_start")
+        async def start_background_work(app: Any, _loop: Any) -> None:
+            from actions.outbox import flush_forever
+
+            tracker_guard.install(app.ctx.agent)
+            app.ctx.gateway_outbox = asyncio.ensure_future(flush_forever(gateway.outbox))
+            app.ctx.spool_replay = asyncio.ensure_future(
+                replay_forever(get_spool(), lambda: _store_answers(app), lambda entry: _replay(app, entry)))
+
+        @blueprint.listener("before_server_stop")
+        async def stop_background_work(app: Any, _loop: Any) -> None:
+            app.ctx.gateway_outbox.cancel()
+            app.ctx.spool_replay.cancel()
+            await gateway.close()
+
+        @blueprint.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not _token_ok(request.args.get("token"), settings.action_server_token):
+                return response.json({"error": "missing or wrong token"}, status=401)
+            try:
+                body = json.loads(request.body or b"")
+            except (ValueError, UnicodeDecodeError):
+                return response.json({"error": "the body is not valid JSON"}, status=400)
+            if not isinstance(body, dict) or not isinstance(body.get("next_action"), str):
+                return response.json({"error": "'next_action' (a string) is required"}, status=400)
+            status, answer = await gateway.run(body)
+            return response.json(answer, status=status)
+
+        @blueprint.route("/health", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            from wallet_support.health import rasa_health
+
+            report = await rasa_health(request.app, gateway)
+            return response.json(report, status=200 if report["status"] == "ok" else 503)
+
+        return blueprint
