@@ -50,6 +50,10 @@ class DeskClient:
     def _conversation(conversation_id: str) -> str:
         return "/api/conversations/" + quote(conversation_id, safe="")
 
+    async def ping(self) -> None:
+        """Raise DeskUnavailable unless the desk and its database answer."""
+        await self._call("GET", "/health")
+
     async def escalate(self, payload: Dict[str, Any]) -> Dict[str, Any]:
         result = await self._call("POST", "/api/escalations", payload)
         assert result is not None

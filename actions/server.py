@@ -23,11 +23,29 @@ from sanic.response import HTTPResponse
 from wallet_support.settings import get_settings
 
 logger = logging.getLogger(__name__)
-OPEN_PATHS = frozenset({"/health"})
 
 
 def token_is_valid(presented: Optional[str], expected: str) -> bool:
     return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+async def health() -> HTTPResponse:
+    """This process serves (HTTP 200); ``desk`` and the outbox backlog say whether escalations get through."""
+    from actions.desk_client import get_desk_client
+    from actions.outbox import get_outbox
+
+    desk = get_desk_client()
+    if desk is None:
+        desk_state = "not configured (no DESK_API_TOKEN)"
+    else:
+        try:
+            await desk.ping()
+            desk_state = "ok"
+        except Exception as error:  # noqa: BLE001 - reported, not raised
+            desk_state = f"unavailable ({type(error).__name__})"
+    pending = len(get_outbox().pending())
+    return response.json({"status": "ok" if desk_state == "ok" else "degraded", "desk": desk_state,
+                          "escalation_outbox_pending": pending})
 
 
 def create_authenticated_app(token: str, package: str = "actions") -> Sanic:
@@ -49,7 +67,9 @@ def create_authenticated_app(token: str, package: str = "actions") -> Sanic:
 
     @app.on_request
     async def require_token(request: Request) -> Optional[HTTPResponse]:
-        if request.path in OPEN_PATHS or token_is_valid(request.args.get("token"), token):
+        if request.path == "/health":
+            return await health()
+        if token_is_valid(request.args.get("token"), token):
             return None
         return response.json({"error": "missing or wrong token"}, status=401)
 

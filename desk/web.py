@@ -193,10 +193,13 @@ def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
     async def health(request: Request) -> HTTPResponse:
         try:
             service.ping()
-            return response.json({"status": "ok", "database": "ok"})
         except Exception as error:  # noqa: BLE001 - reported, not hidden
             logger.error("desk database unavailable: %r", error)
             return response.json({"status": "degraded", "database": "unavailable"}, status=503)
+        # Deliveries the bot has not confirmed yet: a growing number means Rasa is not taking them.
+        return response.json({"status": "ok", "database": "ok",
+                              "undelivered_agent_replies": len(service.conversations_awaiting_delivery()),
+                              "incident_deliveries_due": len(desk.incidents.conversations_due())})
 
     @app.get("/api/tickets")
     @api
