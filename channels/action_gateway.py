@@ -2,12 +2,15 @@
 
 Stock Rasa 3.6 waits up to 5 minutes for the action server and, when it fails,
 logs "Bot will continue, but the actions events are lost" and says nothing to
-the user. Rasa's ``endpoints.yml`` points ``action_endpoint`` here instead
-(``/webhooks/action_gateway/webhook``): the gateway forwards each call to the
+the user. At start-up the loaded agent's action endpoint is replaced by
+:class:`InProcessActionEndpoint`, which hands each call to the gateway directly
+(``endpoints.yml`` also points at the gateway's HTTP route,
+``/webhooks/action_gateway/webhook``, used until then): the gateway forwards each call to the
 real action server (settings ``action_gateway.upstream_url``) with a timeout
 well under the conversation lock, passes its answer through (rejections
 included, which forms rely on), and when the action server is down, slow or
 raising, answers itself through :class:`actions.fallback.ActionFallback`.
+``action_answer_faq`` is run right here (``LOCAL_ACTIONS``), without the hop.
 Its outbox of escalations is flushed to the desk from this process.
 
 ``GET /webhooks/action_gateway/health`` reports the action server, the desk,
@@ -26,6 +29,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -35,6 +39,18 @@ from wallet_support.settings import PROJECT_ROOT, get_settings
 from wallet_support.spool import get_spool, replay_forever
 
 logger = logging.getLogger(__name__)
+
+
+def _answer_faq() -> Any:
+    from actions.incidents import ActionAnswerFaq
+
+    return ActionAnswerFaq()
+
+
+# Actions the gateway runs in this process instead of asking the action server: the FAQ
+# answer (with its incident check) is most of the traffic in a flood, reads the desk only
+# through a cache, and must not lose its incident notice when the action server is busy.
+LOCAL_ACTIONS = {"action_answer_faq": _answer_faq}
 
 
 class ActionGateway:
@@ -61,6 +77,11 @@ class ActionGateway:
 
     async def run(self, body: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
         name, sender = body.get("next_action"), body.get("sender_id")
+        if name in LOCAL_ACTIONS:
+            try:
+                return 200, await self._run_locally(LOCAL_ACTIONS[name](), body)
+            except Exception:  # noqa: BLE001 - the action server can still answer it
+                logger.exception("local action %s failed for %s; asking the action server", name, sender)
         try:
             async with self._client().post(self.upstream_url, params={"token": self.token or ""}, json=body) as answer:
                 if answer.status < 500:
@@ -73,6 +94,16 @@ class ActionGateway:
         logger.error("action %s for %s failed (%s); the gateway answers instead", name, sender, reason)
         return 200, await self.fallback.answer(body)
 
+    @staticmethod
+    async def _run_locally(action: Any, body: Dict[str, Any]) -> Dict[str, Any]:
+        """Run a rasa-sdk action in this process, answering in the action server's format."""
+        from rasa_sdk import Tracker
+        from rasa_sdk.executor import CollectingDispatcher
+
+        dispatcher = CollectingDispatcher()
+        events = await action.run(dispatcher, Tracker.from_dict(body.get("tracker") or {}), body.get("domain") or {})
+        return {"events": events or [], "responses": dispatcher.messages}
+
     async def upstream_health(self) -> str:
         health = self.upstream_url.rsplit("/", 1)[0] + "/health"
         try:
@@ -84,6 +115,44 @@ class ActionGateway:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+class InProcessActionEndpoint(EndpointConfig):
+    """Rasa's action endpoint, answered by the gateway in this process: no HTTP call to ourselves.
+
+    Under a flood Rasa's own listen backlog fills up, and a call to its own
+    gateway route fails to connect like any other request ("Bot will continue,
+    but the actions events are lost"). Handing the call to the gateway directly
+    removes that hop; 4xx answers of the action server (form rejections) are
+    raised as Rasa's ClientResponseError, as the HTTP endpoint would.
+    """
+
+    def __init__(self, original: EndpointConfig, gateway: ActionGateway) -> None:
+        super().__init__(url=original.url, params=original.params, headers=original.headers,
+                         basic_auth=original.basic_auth, token=original.token, token_name=original.token_name,
+                         cafile=original.cafile)
+        self.gateway = gateway
+
+    async def request(self, method: Text = "post", subpath: Optional[Text] = None,
+                      content_type: Optional[Text] = "application/json", compress: bool = False,
+                      **kwargs: Any) -> Optional[Any]:
+        status, answer = await self.gateway.run(kwargs.get("json") or {})
+        if status >= 400:
+            raise ClientResponseError(status, "rejected by the action server", json.dumps(answer))
+        return answer
+
+
+def route_actions_in_process(agent: Any, gateway: ActionGateway) -> None:
+    """Point the loaded agent's action endpoint at the gateway itself (idempotent)."""
+    processor = getattr(agent, "processor", None)
+    current = getattr(processor, "action_endpoint", None) or getattr(agent, "action_endpoint", None)
+    if current is None or isinstance(current, InProcessActionEndpoint):
+        return
+    endpoint = InProcessActionEndpoint(current, gateway)
+    agent.action_endpoint = endpoint
+    if processor is not None:
+        processor.action_endpoint = endpoint
+    logger.info("actions go through the in-process gateway to %s", gateway.upstream_url)
 
 
 def _store_answers(app: Any) -> bool:
@@ -128,6 +197,7 @@ class ActionGatewayInput(InputChannel):
             from actions.outbox import flush_forever
 
             tracker_guard.install(app.ctx.agent)
+            route_actions_in_process(app.ctx.agent, gateway)
             app.ctx.gateway_outbox = asyncio.ensure_future(flush_forever(gateway.outbox))
             app.ctx.spool_replay = asyncio.ensure_future(
                 replay_forever(get_spool(), lambda: _store_answers(app), lambda entry: _replay(app, entry)))

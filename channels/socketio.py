@@ -22,6 +22,8 @@ import json
 import logging
 from typing import Any, Dict, Optional, Text
 
+import socketio
+
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
@@ -59,6 +61,7 @@ class GatedSocketIOInput(SocketIOInput):
         self.allowed_origins = list(settings.socketio.allowed_origins)
         self.max_message_chars = settings.max_message_chars
         self.signer = SessionSigner(settings.socketio.session_secret)
+        self.redis_url = settings.socketio.redis_url
         self._confirmed: Dict[str, str] = {}  # socket id -> the session it was confirmed for
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
@@ -68,6 +71,11 @@ class GatedSocketIOInput(SocketIOInput):
         assert sio is not None
         # python-socketio checks the Origin header of every request against this list.
         sio.eio.cors_allowed_origins = self.allowed_origins
+        if self.redis_url:
+            # Emits to a session's room reach whichever Rasa process holds its socket.
+            sio.manager = socketio.AsyncRedisManager(self.redis_url)
+            sio.manager.set_server(sio)
+            sio.manager_initialized = False
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:

@@ -11,6 +11,9 @@ DESK_PORT=${DESK_PORT:-8080}
 export DESK_URL=${DESK_URL:-http://127.0.0.1:$DESK_PORT} RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
 # Rasa calls its actions through its own gateway (endpoints.yml), which forwards here.
 export RASA_PORT ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}
+# Rasa's listen backlog (Sanic's default is 100): in a flood of new connections a full
+# backlog resets them; measured with bench/surge_bench.py.
+export SANIC_BACKLOG=${SANIC_BACKLOG:-2048}
 
 mkdir -p var   # SQLite tracker store (endpoints.yml), generated secrets
 bash scripts/train.sh

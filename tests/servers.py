@@ -142,8 +142,12 @@ def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float)
     raise RuntimeError(f"{url} did not come up in {START_TIMEOUT_S} s")
 
 
-def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Optional[str] = None) -> RunningStack:
-    """Action server, Rasa and the desk with settings of their own: free ports, fresh SQLite files."""
+def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Optional[str] = None,
+                debug: bool = True) -> RunningStack:
+    """Action server, Rasa and the desk with settings of their own: free ports, fresh SQLite files.
+
+    ``debug``: DEBUG logging everywhere (the tests scan those logs for secrets); benchmarks turn it off.
+    """
     rasa_port, actions_port, desk_port = free_ports(3)
     tracker_db = work_dir / "tracker.db"
     desk_db = work_dir / "desk.db"
@@ -177,6 +181,7 @@ tracker_store:
         "GATEWAY_OUTBOX_DB": str(work_dir / "gateway_outbox.db"),
         "MESSAGE_SPOOL_DB": str(work_dir / "message_spool.db"),
         "ACTION_TIMEOUT_SECONDS": "5",
+        "SANIC_BACKLOG": "2048",  # as `make run`: a flood must not overflow Rasa's listen backlog
         # The widget page is served by the desk; SocketIOUser presents localhost:8080.
         "SOCKETIO_ALLOWED_ORIGINS": f"http://localhost:8080,http://127.0.0.1:{desk_port}",
         "SOCKETIO_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
@@ -190,14 +195,15 @@ tracker_store:
                    TELEGRAM_DEDUPE_DB=str(work_dir / "telegram.db"))
     rasa = [sys.executable, "-m", "rasa"]
     commands = {
-        "actions": [sys.executable, "-m", "actions.server", "--port", str(actions_port), "--debug"],
+        "actions": [sys.executable, "-m", "actions.server", "--port", str(actions_port), *(["--debug"] if debug else [])],
         "rasa": rasa + [
             "run", "--model", str(model or latest_model()), "--endpoints", str(endpoints),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"), "--port", str(rasa_port),
-            "--debug",  # Rasa logs message text at DEBUG: tests check no secret reaches it
+            *(["--debug"] if debug else []),  # Rasa logs message text at DEBUG: tests check no secret reaches it
             "--enable-api", f"--auth-token={api_token}",  # "=": a token may start with "-"
         ],
-        "desk": [sys.executable, "-m", "desk", "serve", "--port", str(desk_port), "--host", "127.0.0.1", "--debug"],
+        "desk": [sys.executable, "-m", "desk", "serve", "--port", str(desk_port), "--host", "127.0.0.1",
+                 *(["--debug"] if debug else [])],
     }
     started = time.monotonic()
     stack = RunningStack(

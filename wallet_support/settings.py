@@ -62,6 +62,9 @@ class SocketIOSettings:
     public_url: str = "http://localhost:5005"
     # Signs the session ids the server issues (SOCKETIO_SESSION_SECRET; `make run` generates one).
     session_secret: Optional[str] = field(default=None, repr=False)
+    # Several Rasa processes: socket.io's message queue, so a reply sent by one process reaches
+    # a widget connected to another (SOCKETIO_REDIS_URL, e.g. redis://127.0.0.1:6379/2).
+    redis_url: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
             ) or tuple(str(o).rstrip("/") for o in (raw.get("socketio", {}) or {}).get("allowed_origins", SocketIOSettings().allowed_origins)),
             public_url=env.get("SOCKETIO_PUBLIC_URL", (raw.get("socketio", {}) or {}).get("public_url", SocketIOSettings().public_url)).rstrip("/"),
             session_secret=env.get("SOCKETIO_SESSION_SECRET") or None,
+            redis_url=env.get("SOCKETIO_REDIS_URL") or (raw.get("socketio", {}) or {}).get("redis_url") or None,
         ),
         action_gateway=_gateway_settings(raw.get("action_gateway", {}) or {}, env),
         message_spool=env.get("MESSAGE_SPOOL_DB", raw.get("message_spool", "var/message_spool.db")),
