@@ -165,7 +165,7 @@ action_endpoint:
 nlg:
   type: wallet_support.nlg.BilingualNLG
 tracker_store:
-  type: SQL
+  type: wallet_support.tracker_store.CachingSQLTrackerStore
   dialect: postgresql
   url: 127.0.0.1
   port: {ports.postgres}

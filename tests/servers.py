@@ -159,7 +159,7 @@ def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Opti
 nlg:
   type: wallet_support.nlg.BilingualNLG
 tracker_store:
-  type: SQL
+  type: wallet_support.tracker_store.CachingSQLTrackerStore
   dialect: sqlite
   db: {tracker_db}
 """,

@@ -21,7 +21,9 @@ class SocketIOUser:
         self.refusals: List[Dict[str, Any]] = []
         self._changed = threading.Condition()
         # websocket-client sends this Origin instead of one derived from the URL.
-        self.client = socketio.Client(reconnection=False, websocket_extra_options={"origin": origin or WIDGET_ORIGIN})
+        # request_timeout: a busy server (the previous test's flood still draining) may take more than 5 s.
+        self.client = socketio.Client(reconnection=False, request_timeout=60,
+                                      websocket_extra_options={"origin": origin or WIDGET_ORIGIN})
         confirmed = threading.Event()
         self.session_id = ""
 

@@ -80,7 +80,7 @@ def test_with_the_action_server_down_every_message_still_gets_a_useful_reply(sta
 
         report = health(stack)
         assert report.status_code == 503 and report.json()["action_server"].startswith("unavailable")
-        assert report.json()["action_failures_answered_by_gateway"] >= 3
+        assert report.json()["action_failures_answered_by_gateway"] >= 2  # escalate, clarify (FAQ runs in Rasa itself)
     finally:
         stack.crash_and_restart("actions")
     assert health(stack).json()["action_server"] == "ok"

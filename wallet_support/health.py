@@ -7,6 +7,8 @@ from typing import Any, Dict
 
 import aiohttp
 
+from rasa.core.tracker_store import InMemoryTrackerStore
+
 from wallet_support.settings import get_settings
 from wallet_support.spool import get_spool
 from wallet_support.tracker_guard import StrictTrackerStore, monitor
@@ -18,6 +20,9 @@ def tracker_store_state(agent: Any) -> str:
         return "not loaded"
     if not isinstance(store, StrictTrackerStore):
         return "unguarded (fail-safe to memory)"
+    if isinstance(store.inner, InMemoryTrackerStore):
+        # Rasa falls back to this when a configured store class cannot be imported.
+        return "in memory only (conversations are lost at restart)"
     try:
         store.ping()
     except Exception as error:  # noqa: BLE001 - reported, not raised

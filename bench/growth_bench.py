@@ -1,0 +1,132 @@
+"""Growth benchmark: per-turn latency as one conversation grows to 800 turns, stock Rasa vs this project.
+
+Both servers run the same model over REST on this machine, one after the
+other: stock ``rasa run`` with Rasa's ``rest`` channel and its SQL tracker
+store (SQLite), and this project's configuration (our channels, the action
+gateway, ``CachingSQLTrackerStore`` on SQLite). One conversation sends 800
+messages, alternating 你好 / 谢谢 (answered by responses, so the action server
+is not what is measured), waiting for each reply. Reported: the median latency
+of the 10 turns around turns 1, 100, 400 and 800, and the ratio turn 800 / turn 1.
+Writes ``results/growth.md`` (and ``.json``). Numbers, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import requests
+
+from tests.servers import free_ports, latest_model, start_stack
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MESSAGES = ["你好", "谢谢"]
+MARKS = (1, 100, 400, 800)
+
+
+def converse(rasa_url: str, turns: int) -> List[float]:
+    sender = f"growth-{secrets.token_hex(4)}"
+    session = requests.Session()
+    latencies = []
+    for n in range(turns):
+        started = time.monotonic()
+        answer = session.post(f"{rasa_url}/webhooks/rest/webhook",
+                              json={"sender": sender, "message": MESSAGES[n % 2]}, timeout=300)
+        answer.raise_for_status()
+        if not answer.json():
+            raise RuntimeError(f"turn {n + 1} got no reply")
+        latencies.append(time.monotonic() - started)
+    return latencies
+
+
+def at_marks(latencies: List[float]) -> Dict[str, float]:
+    """Median of the 10 turns ending at each mark (turn 1: turns 1-10 of a fresh conversation)."""
+    result = {}
+    for mark in MARKS:
+        if mark <= len(latencies):
+            window = latencies[max(0, mark - 10):mark] if mark > 1 else latencies[:10]
+            result[f"turn_{mark}_ms"] = round(statistics.median(window) * 1000, 1)
+    return result
+
+
+def stock_server(work: Path) -> subprocess.Popen:
+    """Stock `rasa run`: the `rest` channel, Rasa's SQLTrackerStore on SQLite, no custom code."""
+    port = free_ports(1)[0]
+    (work / "endpoints.yml").write_text(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'stock.db'}\n",
+                                        encoding="utf-8")
+    (work / "credentials.yml").write_text("rest:\n", encoding="utf-8")
+    log = open(work / "stock.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--model", str(latest_model()), "--endpoints",
+                                str(work / "endpoints.yml"), "--credentials", str(work / "credentials.yml"),
+                                "--port", str(port)], cwd=work, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(process.url, timeout=5).status_code == 200:  # type: ignore[attr-defined]
+                return process
+        except requests.RequestException:
+            time.sleep(1)
+    process.kill()
+    raise RuntimeError("stock rasa did not start")
+
+
+def run(turns: int) -> List[Dict[str, object]]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="growth-bench-") as work_dir:
+        work = Path(work_dir)
+        stock = stock_server(work)
+        try:
+            stock_latencies = converse(stock.url, turns)  # type: ignore[attr-defined]
+        finally:
+            stock.terminate()
+            stock.wait(timeout=60)
+        stack = start_stack(work / "ours", debug=False)
+        try:
+            our_latencies = converse(stack.rasa_url, turns)
+        finally:
+            stack.stop()
+    for label, latencies in (("stock rasa run (SQLTrackerStore)", stock_latencies),
+                             ("this project (CachingSQLTrackerStore)", our_latencies)):
+        marks = at_marks(latencies)
+        last = max(mark for mark in MARKS if mark <= turns)
+        results.append({"server": label, "turns": turns, **marks,
+                        f"growth_turn_{last}_vs_turn_1": round(marks[f"turn_{last}_ms"] / marks["turn_1_ms"], 2),
+                        "total_seconds": round(sum(latencies), 1)})
+    return results
+
+
+def write(results: List[Dict[str, object]], out: Path) -> str:
+    keys = list(results[0])
+    lines = ["# Growth benchmark", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}, {platform.system()} {platform.release()}. Regenerate with `make bench`.", "",
+             "| metric | " + " | ".join(str(r["server"]) for r in results) + " |", "|---|" + "---|" * len(results),
+             *[f"| {k} | " + " | ".join(str(r[k]) for r in results) + " |" for k in keys if k != "server"], ""]
+    text = "\n".join(lines)
+    out.with_suffix(".md").write_text(text, encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=800)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results/growth")
+    args = parser.parse_args()
+    print(write(run(args.turns), args.out))
+
+
+if __name__ == "__main__":
+    main()

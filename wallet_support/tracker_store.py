@@ -1,0 +1,91 @@
+"""A SQL tracker store whose cost per turn does not grow with the conversation.
+
+Rasa's ``SQLTrackerStore`` reloads every event of the conversation's session on
+each message (JSON-decoding and replaying all of them) and counts them again
+to find what to save, so turn 400 costs many times turn 1. This store keeps
+recently used trackers in memory and, on each use, asks the database only for
+the conversation's newest event id: if nothing was written since (by this or
+another Rasa process) and the tracker holds no unsaved events, the kept tracker
+is used as it is and only its new events are written. Anything else, a write
+by another process or a turn that failed before saving, reloads from the
+database, exactly as the stock store does. The database stays the source of
+truth; the cache only saves work.
+
+Configured in ``endpoints.yml`` as ``type: wallet_support.tracker_store.CachingSQLTrackerStore``
+with the usual SQL settings (``dialect``, ``db``, ``url``…) plus ``cache_size``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional, Text
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Kept:
+    tracker: DialogueStateTracker
+    saved_events: int  # how many of tracker.events are in the database
+    newest_id: Optional[int]  # the conversation's newest event id when we last read or wrote it
+
+
+class CachingSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, cache_size: int = 5000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache_size = int(cache_size)
+        self._kept: "OrderedDict[str, _Kept]" = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def _newest_id(self, sender_id: Text) -> Optional[int]:
+        with self.session_scope() as session:
+            return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+
+    def _keep(self, sender_id: Text, tracker: DialogueStateTracker, newest_id: Optional[int]) -> None:
+        starts = [n for n, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
+        if len(starts) > 1 or (starts and starts[0] > 1):
+            # A new session began in this object: the stock store holds only the latest session,
+            # so reload it from the database next time rather than keep the old sessions' events.
+            self._kept.pop(sender_id, None)
+            return
+        self._kept[sender_id] = _Kept(tracker, len(tracker.events), newest_id)
+        self._kept.move_to_end(sender_id)
+        while len(self._kept) > self.cache_size:
+            self._kept.popitem(last=False)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        newest_id = self._newest_id(sender_id)
+        kept = self._kept.get(sender_id)
+        if kept is not None and kept.newest_id == newest_id and kept.saved_events == len(kept.tracker.events):
+            self.hits += 1
+            self._kept.move_to_end(sender_id)
+            return kept.tracker
+        self.misses += 1
+        self._kept.pop(sender_id, None)
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            self._keep(sender_id, tracker, newest_id)
+        return tracker
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        kept = self._kept.get(tracker.sender_id)
+        if kept is not None and kept.tracker is tracker and kept.saved_events <= len(tracker.events):
+            return itertools.islice(tracker.events, kept.saved_events, len(tracker.events))
+        return super()._additional_events(session, tracker)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        try:
+            await super().save(tracker)
+        except Exception:
+            self._kept.pop(tracker.sender_id, None)  # unknown state: the next turn reloads
+            raise
+        self._keep(tracker.sender_id, tracker, self._newest_id(tracker.sender_id))
