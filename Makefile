@@ -30,10 +30,12 @@ validate: setup ## rasa data validate
 test: train ## the whole suite: pytest (units, data, servers) and rasa test stories
 	$(PYTEST)
 
-bench: train ## benchmarks: NLU on the held-out split, message-to-ticket latency, the surge; writes results/*.md
+bench: train ## benchmarks: NLU, message-to-ticket latency, surge, growth and serving vs stock Rasa; writes results/*.md
 	$(VENV)/bin/python -m bench.nlu_bench
 	$(VENV)/bin/python -m bench.escalation_bench
 	$(VENV)/bin/python -m bench.surge_bench --target default
+	$(VENV)/bin/python -m bench.growth_bench
+	$(VENV)/bin/python -m bench.serving_bench
 
 bench-surge-scaleout: train ## the surge benchmark on the scale-out profile (starts and stops it)
 	bash scripts/scaleout.sh start

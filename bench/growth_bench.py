@@ -82,23 +82,26 @@ def stock_server(work: Path) -> subprocess.Popen:
     raise RuntimeError("stock rasa did not start")
 
 
-def run(turns: int) -> List[Dict[str, object]]:
+def run(turns: int, servers: List[str]) -> List[Dict[str, object]]:
     results = []
+    measured = []
     with tempfile.TemporaryDirectory(prefix="growth-bench-") as work_dir:
         work = Path(work_dir)
-        stock = stock_server(work)
-        try:
-            stock_latencies = converse(stock.url, turns)  # type: ignore[attr-defined]
-        finally:
-            stock.terminate()
-            stock.wait(timeout=60)
-        stack = start_stack(work / "ours", debug=False)
-        try:
-            our_latencies = converse(stack.rasa_url, turns)
-        finally:
-            stack.stop()
-    for label, latencies in (("stock rasa run (SQLTrackerStore)", stock_latencies),
-                             ("this project (CachingSQLTrackerStore)", our_latencies)):
+        if "stock" in servers:
+            stock = stock_server(work)
+            try:
+                measured.append(("stock rasa run (SQLTrackerStore)", converse(stock.url, turns)))  # type: ignore[attr-defined]
+            finally:
+                stock.terminate()
+                stock.wait(timeout=60)
+            print("stock:", json.dumps(at_marks(measured[-1][1])), flush=True)
+        if "ours" in servers:
+            stack = start_stack(work / "ours", debug=False)
+            try:
+                measured.append(("this project (CachingSQLTrackerStore)", converse(stack.rasa_url, turns)))
+            finally:
+                stack.stop()
+    for label, latencies in measured:
         marks = at_marks(latencies)
         last = max(mark for mark in MARKS if mark <= turns)
         results.append({"server": label, "turns": turns, **marks,
@@ -123,9 +126,10 @@ def write(results: List[Dict[str, object]], out: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=800)
+    parser.add_argument("--servers", default="stock,ours")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results/growth")
     args = parser.parse_args()
-    print(write(run(args.turns), args.out))
+    print(write(run(args.turns, args.servers.split(",")), args.out))
 
 
 if __name__ == "__main__":

@@ -148,6 +148,7 @@ def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Opti
 
     ``debug``: DEBUG logging everywhere (the tests scan those logs for secrets); benchmarks turn it off.
     """
+    work_dir.mkdir(parents=True, exist_ok=True)
     rasa_port, actions_port, desk_port = free_ports(3)
     tracker_db = work_dir / "tracker.db"
     desk_db = work_dir / "desk.db"

@@ -21,11 +21,12 @@ import itertools
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Text
+from typing import Any, Iterator, List, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
@@ -39,9 +40,12 @@ class _Kept:
 
 
 class CachingSQLTrackerStore(SQLTrackerStore):
-    def __init__(self, *args: Any, cache_size: int = 5000, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache_size: int = 5000, compact_above: int = 160, keep_events: int = 80,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
+        self.compact_above = int(compact_above)
+        self.keep_events = int(keep_events)
         self._kept: "OrderedDict[str, _Kept]" = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -50,17 +54,50 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
 
+    @staticmethod
+    def _is_compacted(tracker: DialogueStateTracker) -> bool:
+        return bool(tracker.events) and isinstance(tracker.events[0], SessionStarted)
+
     def _keep(self, sender_id: Text, tracker: DialogueStateTracker, newest_id: Optional[int]) -> None:
         starts = [n for n, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
-        if len(starts) > 1 or (starts and starts[0] > 1):
+        if len(starts) > 1 or (starts and starts[0] > 1 and not self._is_compacted(tracker)):
             # A new session began in this object: the stock store holds only the latest session,
             # so reload it from the database next time rather than keep the old sessions' events.
             self._kept.pop(sender_id, None)
             return
+        tracker = self._compacted(tracker)
         self._kept[sender_id] = _Kept(tracker, len(tracker.events), newest_id)
         self._kept.move_to_end(sender_id)
         while len(self._kept) > self.cache_size:
             self._kept.popitem(last=False)
+
+    def _compacted(self, tracker: DialogueStateTracker) -> DialogueStateTracker:
+        """A long conversation as the dialogue needs it: the state of its older part, then its recent turns.
+
+        Rasa's policies featurize every event of the tracker on every turn, so even a
+        kept tracker costs more as it grows. Past ``compact_above`` events the kept
+        tracker is rebuilt from a snapshot (slots and active loop as they stood) plus
+        the last ``keep_events``, cut at a user message. It is what a new session
+        with carried-over slots gives, without forgetting the recent turns; the
+        database keeps every event (the desk's transcript reads it).
+        """
+        events = list(tracker.events)
+        if len(events) <= self.compact_above:
+            return tracker
+        start = len(events) - self.keep_events
+        while start < len(events) and not isinstance(events[start], UserUttered):
+            start += 1
+        if start >= len(events):
+            return tracker
+        if start > 0 and isinstance(events[start - 1], ActionExecuted) and events[start - 1].action_name == ACTION_LISTEN_NAME:
+            start -= 1
+        before = DialogueStateTracker.from_events(tracker.sender_id, events[:start], self.domain.slots)
+        snapshot: List[Event] = [SessionStarted(timestamp=events[start].timestamp)]
+        snapshot += [SlotSet(name, value, timestamp=events[start].timestamp)
+                     for name, value in before.current_slot_values().items() if value is not None]
+        if before.active_loop_name:
+            snapshot.append(ActiveLoop(before.active_loop_name, timestamp=events[start].timestamp))
+        return DialogueStateTracker.from_events(tracker.sender_id, snapshot + events[start:], self.domain.slots)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         newest_id = self._newest_id(sender_id)

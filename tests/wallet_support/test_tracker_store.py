@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 
 from wallet_support.tracker_store import CachingSQLTrackerStore
 
@@ -84,3 +84,25 @@ def test_a_new_session_is_reloaded_like_the_stock_store_does(stores):
     run(caching.save(tracker))
     reloaded = run(caching.retrieve("u4"))
     assert texts(reloaded) == texts(run(stock.retrieve("u4"))) == ["new session"]
+
+
+def test_a_long_conversation_is_kept_compacted_with_its_state_while_the_database_keeps_everything(stores):
+    caching, _other, stock = stores
+
+    async def long_conversation():
+        tracker = await conversation(caching, "u5", 1)
+        tracker.update(SlotSet("chain", "TRON"))
+        await caching.save(tracker)
+        tracker = await caching.retrieve("u5")
+        for n in range(1, 120):
+            turn(tracker, f"m{n}")
+            await caching.save(tracker)
+            tracker = await caching.retrieve("u5")
+        return tracker
+
+    kept = run(long_conversation())
+    assert len(kept.events) <= caching.compact_above
+    assert kept.get_slot("chain") == "TRON"
+    assert texts(kept)[-1] == "m119" and len(texts(kept)) >= 15
+    everything = run(stock.retrieve_full_tracker("u5"))
+    assert texts(everything) == [f"m{n}" for n in range(120)]  # every turn stored, none twice
