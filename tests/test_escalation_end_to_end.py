@@ -255,6 +255,9 @@ def test_an_escalation_during_a_desk_outage_is_kept_and_arrives_when_it_is_back(
         sent_at = time.time()
         told = "\n".join(r.get("text", "") for r in stack.send("我要人工客服", sender=sender))
         assert "已记录" in told and re.search(r"R-\d+", told) and not TICKET_ID.search(told)
+        health = requests.get(f"{stack.rasa_url}/webhooks/action_gateway/health", timeout=30)
+        assert health.status_code == 503 and health.json()["desk"].startswith("unavailable")
+        assert requests.get(f"{stack.actions_url}/health", timeout=30).json()["desk"].startswith("unavailable")
         stack.crash_and_restart("actions")  # the outbox is on disk: an action-server restart keeps it
     finally:
         stack.crash_and_restart("desk")
