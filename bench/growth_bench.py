@@ -18,8 +18,6 @@ import os
 import platform
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +25,8 @@ from typing import Dict, List
 
 import requests
 
-from tests.servers import free_ports, latest_model, start_stack
+from bench.stock import StockRasa
+from tests.servers import start_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = ["你好", "谢谢"]
@@ -59,41 +58,17 @@ def at_marks(latencies: List[float]) -> Dict[str, float]:
     return result
 
 
-def stock_server(work: Path) -> subprocess.Popen:
-    """Stock `rasa run`: the `rest` channel, Rasa's SQLTrackerStore on SQLite, no custom code."""
-    port = free_ports(1)[0]
-    (work / "endpoints.yml").write_text(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'stock.db'}\n",
-                                        encoding="utf-8")
-    (work / "credentials.yml").write_text("rest:\n", encoding="utf-8")
-    log = open(work / "stock.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--model", str(latest_model()), "--endpoints",
-                                str(work / "endpoints.yml"), "--credentials", str(work / "credentials.yml"),
-                                "--port", str(port)], cwd=work, stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
-    process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(process.url, timeout=5).status_code == 200:  # type: ignore[attr-defined]
-                return process
-        except requests.RequestException:
-            time.sleep(1)
-    process.kill()
-    raise RuntimeError("stock rasa did not start")
-
-
 def run(turns: int, servers: List[str]) -> List[Dict[str, object]]:
     results = []
     measured = []
     with tempfile.TemporaryDirectory(prefix="growth-bench-") as work_dir:
         work = Path(work_dir)
         if "stock" in servers:
-            stock = stock_server(work)
+            stock = StockRasa(work / "stock")
             try:
-                measured.append(("stock rasa run (SQLTrackerStore)", converse(stock.url, turns)))  # type: ignore[attr-defined]
+                measured.append(("stock rasa run (SQLTrackerStore)", converse(stock.url, turns)))
             finally:
-                stock.terminate()
-                stock.wait(timeout=60)
+                stock.stop()
             print("stock:", json.dumps(at_marks(measured[-1][1])), flush=True)
         if "ours" in servers:
             stack = start_stack(work / "ours", debug=False)

@@ -10,13 +10,23 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import requests
 
 from tests.conftest import PROJECT_ROOT
 
 START_TIMEOUT_S = 300
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 60, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy or ``timeout`` passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 def free_ports(count: int) -> List[int]:
@@ -101,6 +111,13 @@ class RunningStack:
             if mine or time.monotonic() > deadline:
                 return mine[0] if mine else None
             time.sleep(0.2)
+
+    def tracker_events(self, conversation_id: str) -> List[dict]:
+        """The conversation's events as Rasa's HTTP API returns them (with RASA_API_TOKEN)."""
+        answer = requests.get(f"{self.rasa_url}/conversations/{conversation_id}/tracker",
+                              params={"token": self.api_token}, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["events"]
 
     def desk_cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "desk", *args], cwd=PROJECT_ROOT, env=self.env,

@@ -20,6 +20,7 @@ from typing import Dict, List
 import pytest
 import requests
 
+from tests.servers import wait_until
 from tests.socketio_user import SocketIOUser
 from tests.test_telegram import private_message, update_id
 
@@ -42,23 +43,11 @@ def new_id(prefix: str) -> str:
 
 
 def tracker_bot_texts(stack, conversation_id: str) -> List[str]:
-    answer = requests.get(f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-                          params={"token": stack.api_token}, timeout=30)
-    answer.raise_for_status()
-    return [e.get("text") or "" for e in answer.json()["events"] if e.get("event") == "bot"]
+    return [e.get("text") or "" for e in stack.tracker_events(conversation_id) if e.get("event") == "bot"]
 
 
 def telegram_texts(telegram, chat_id: int) -> List[str]:
     return [c.body.get("text") or "" for c in telegram.calls_to("sendMessage") if str(c.body.get("chat_id")) == str(chat_id)]
-
-
-def wait_until(check, timeout: float = 60, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 @pytest.fixture

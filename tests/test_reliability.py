@@ -15,7 +15,7 @@ import uuid
 import pytest
 import requests
 
-from tests.servers import RunningStack
+from tests.servers import RunningStack, wait_until
 from tests.test_servers import text_of
 
 pytestmark = pytest.mark.timeout(600)
@@ -32,22 +32,6 @@ def health(stack: RunningStack) -> requests.Response:
 
 def texts(replies) -> str:
     return "\n".join(r.get("text") or "" for r in replies)
-
-
-def tracker_events(stack: RunningStack, conversation_id: str) -> list:
-    answer = requests.get(f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-                          params={"token": stack.api_token}, timeout=30)
-    answer.raise_for_status()
-    return answer.json()["events"]
-
-
-def wait_until(check, timeout: float = 60, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def test_health_reports_each_dependency(stack):
@@ -133,11 +117,11 @@ def test_a_broken_tracker_database_is_reported_and_the_message_kept_then_answere
         stack.tracker_db.write_bytes(original)
     # Back: the kept message is answered in the conversation, which still has its history.
     def answered():
-        events = tracker_events(stack, user)
+        events = stack.tracker_events(user)
         said = [e.get("text") for e in events if e.get("event") == "user"]
         bot = [e.get("text") for e in events if e.get("event") == "bot"]
         return said[:2] == ["你好", "怎么创建钱包"] and text_of("utter_create_wallet", "zh", rasa_domain) in bot
-    assert wait_until(answered, 30), tracker_events(stack, user)
+    assert wait_until(answered, 30), stack.tracker_events(user)
     assert wait_until(lambda: health(stack).json()["tracker_store"] == "ok", 30)
 
 
@@ -149,7 +133,7 @@ def test_rasa_killed_in_the_middle_of_a_form_resumes_with_history_and_slots(stac
     stack.crash_and_restart("rasa")
     after = texts(stack.send("TRON", sender=user))
     assert "哈希" in after or "TxID" in after  # the form went on to the transaction hash
-    events = tracker_events(stack, user)
+    events = stack.tracker_events(user)
     said = [e.get("text") for e in events if e.get("event") == "user"]
     assert said[:3] == ["我的USDT转账一直没到账", "转人工", "TRON"]
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
