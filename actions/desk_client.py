@@ -81,7 +81,7 @@ class DeskClient:
         await self._call("POST", self._conversation(conversation_id) + "/replies/ack", {"ids": ids})
 
     async def active_incidents(self) -> List[Dict[str, Any]]:
-        result = await self._call("GET", "/api/incidents?status=active")
+        result = await self._call("GET", "/api/incidents?status=active&counts=false")
         return (result or {}).get("incidents") or []
 
     async def incident_contact(self, incident_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:

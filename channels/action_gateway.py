@@ -34,7 +34,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from wallet_support import tracker_guard
+from wallet_support import hot_path, tracker_guard
 from wallet_support.settings import PROJECT_ROOT, get_settings
 from wallet_support.spool import get_spool, replay_forever
 
@@ -197,6 +197,7 @@ class ActionGatewayInput(InputChannel):
             from actions.outbox import flush_forever
 
             tracker_guard.install(app.ctx.agent)
+            hot_path.install()
             route_actions_in_process(app.ctx.agent, gateway)
             app.ctx.gateway_outbox = asyncio.ensure_future(flush_forever(gateway.outbox))
             app.ctx.spool_replay = asyncio.ensure_future(

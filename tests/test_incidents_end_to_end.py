@@ -188,6 +188,11 @@ def test_incident_api_refuses_bad_requests_with_reasons(stack, outage):
     assert requests.post(f"{stack.desk_url}/api/incidents", json={}, timeout=10).status_code == 401
     banner = requests.get(f"{stack.desk_url}/widget/incidents?lang=en", timeout=10).json()["incidents"]
     assert [(b["id"], b["message"]) for b in banner] == [(outage["id"], NOTICE_EN)]
+    assert stack.desk("GET", "/api/incidents?status=active&counts=maybe").status_code == 400
+    with_counts, for_the_bot = (stack.desk("GET", f"/api/incidents?status=active{flag}").json()["incidents"]
+                                for flag in ("", "&counts=false"))
+    assert [i["id"] for i in for_the_bot] == [i["id"] for i in with_counts] == [outage["id"]]
+    assert "counts" in with_counts[0] and "counts" not in for_the_bot[0]
 
 
 def test_operators_can_script_incidents_with_the_cli(stack):
