@@ -18,7 +18,7 @@ setup: ## create .venv from Python 3.10, install the pinned requirements and the
 	@bash scripts/bootstrap.sh
 	@bash scripts/widget.sh
 
-run: setup ## train if needed, start the action server (5055) and Rasa (5005)
+run: setup ## train if needed, start the action server (5055), Rasa (5005) with its worker (5006) and the desk (8080)
 	@bash scripts/run.sh
 
 train: setup ## train a model unless one already matches the data and config
@@ -30,12 +30,14 @@ validate: setup ## rasa data validate
 test: train ## the whole suite: pytest (units, data, servers) and rasa test stories
 	$(PYTEST)
 
-bench: train ## benchmarks: NLU, message-to-ticket latency, surge, growth and serving vs stock Rasa; writes results/*.md
+bench: train ## benchmarks vs stock Rasa (NLU, serving, growth, cold start) and ours (surge, escalation); writes results/bench.md
 	$(VENV)/bin/python -m bench.nlu_bench
+	$(VENV)/bin/python -m bench.serving_bench
+	$(VENV)/bin/python -m bench.growth_bench
+	$(VENV)/bin/python -m bench.coldstart_bench
 	$(VENV)/bin/python -m bench.escalation_bench
 	$(VENV)/bin/python -m bench.surge_bench --target default
-	$(VENV)/bin/python -m bench.growth_bench
-	$(VENV)/bin/python -m bench.serving_bench
+	$(VENV)/bin/python -m bench.report
 
 bench-surge-scaleout: train ## the surge benchmark on the scale-out profile (starts and stops it)
 	bash scripts/scaleout.sh start

@@ -10,28 +10,21 @@ Writes ``results/escalation.md``. Numbers, not assertions.
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import platform
 import statistics
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import requests
 
+from bench.report import metric_table, percentile, write_result
 from tests.servers import start_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = ["我的USDT被人转走了，不是我操作的", "钱包被盗了，币全没了", "someone drained my wallet", "我的币被偷了怎么办"]
-
-
-def percentile(values: List[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
 
 
 def run(count: int, concurrency: int) -> Dict[str, object]:
@@ -95,26 +88,10 @@ def run(count: int, concurrency: int) -> Dict[str, object]:
 
 
 def write(result: Dict[str, object], out: Path) -> str:
-    lines = [
-        "# Escalation benchmark",
-        "",
-        f"{result['escalations']} theft reports over REST from distinct users, {result['concurrency']} at a time, against "
-        "the real action server, Rasa and desk (SQLite). \"Visible\" is the time from sending the message to the first "
-        "`GET /api/tickets?status=open` listing that contains the ticket (the poller lists continuously). "
-        "Regenerate with `make bench`.",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}.",
-        "",
-        "| metric | value |",
-        "|---|---|",
-        *[f"| {key} | {value} |" for key, value in result.items()],
-        "",
-    ]
-    text = "\n".join(lines)
-    out.with_suffix(".md").write_text(text, encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return text
+    intro = (f"{result['escalations']} theft reports over REST from distinct users, {result['concurrency']} at a time, "
+             "against the real action server, Rasa and desk (SQLite). \"Visible\" is the time from sending the message "
+             "to the first `GET /api/tickets?status=open` listing that contains the ticket (the poller lists continuously).")
+    return write_result(out, "Escalation benchmark", intro, metric_table(["value"], [result]), result)
 
 
 def main() -> None:

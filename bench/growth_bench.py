@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import secrets
 import statistics
 import tempfile
@@ -25,6 +23,7 @@ from typing import Dict, List
 
 import requests
 
+from bench.report import metric_table, write_result
 from bench.stock import StockRasa
 from tests.servers import start_stack
 
@@ -86,16 +85,8 @@ def run(turns: int, servers: List[str]) -> List[Dict[str, object]]:
 
 
 def write(results: List[Dict[str, object]], out: Path) -> str:
-    keys = list(results[0])
-    lines = ["# Growth benchmark", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}, {platform.system()} {platform.release()}. Regenerate with `make bench`.", "",
-             "| metric | " + " | ".join(str(r["server"]) for r in results) + " |", "|---|" + "---|" * len(results),
-             *[f"| {k} | " + " | ".join(str(r[k]) for r in results) + " |" for k in keys if k != "server"], ""]
-    text = "\n".join(lines)
-    out.with_suffix(".md").write_text(text, encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
-    return text
+    return write_result(out, "Growth benchmark", __doc__.split("\n\n")[1].replace("\n", " "),
+                        metric_table([str(r["server"]) for r in results], results, skip=["server"]), results)
 
 
 def main() -> None:

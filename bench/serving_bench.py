@@ -4,8 +4,10 @@ Same model, same machine, one session, the two servers alternating at each
 concurrency level. *Stock* is ``rasa run`` with Rasa's ``rest`` channel, its
 SQLTrackerStore on SQLite and the action server called over HTTP for every
 custom action. *This project* is the production configuration (`make run`):
-our channels, the in-process action gateway (FAQ answers run in the Rasa
-process), ``CachingSQLTrackerStore`` on SQLite, and the desk. Each of C
+our channels on the front Rasa process with one Rasa worker process running
+most turns, the in-process action gateway (FAQ answers run in the Rasa
+process), ``CachingSQLTrackerStore`` on SQLite, the file lock store and the
+desk. Each of C
 conversations sends a mix of FAQ and chit-chat messages, waiting for each
 reply, until the level's message budget is spent. Writes ``results/serving.md``
 (and ``.json``). Numbers, not assertions.
@@ -16,9 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
-import os
-import platform
 import secrets
 import statistics
 import tempfile
@@ -28,17 +27,13 @@ from typing import Any, Dict, List
 
 import aiohttp
 
+from bench.report import percentile, write_result
 from bench.stock import StockRasa
 from tests.servers import start_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIX = ["你好", "怎么创建钱包", "gas费是什么", "app打不开", "怎么备份助记词", "谢谢", "支持哪些链", "怎么添加代币"]
 LEVELS = (1, 8, 32, 128)
-
-
-def percentile(values: List[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
 
 
 async def load(url: str, concurrency: int, messages: int) -> Dict[str, Any]:
@@ -86,7 +81,9 @@ def run(budget_per_level: int) -> List[Dict[str, Any]]:
             for label, url in (("stock", stock.url), ("ours", ours.rasa_url)):  # warm both up
                 asyncio.run(load(url, 4, 40))
             for level in LEVELS:
-                messages = max(budget_per_level, level * 4)
+                # Every conversation sends about 16 messages, so the first burst of new conversations
+                # (session starts) is a sixteenth of the sample, as in steady traffic.
+                messages = max(budget_per_level, level * 16)
                 # Alternate the order per level so neither always runs on a warmer machine.
                 order = [("stock", stock.url), ("ours", ours.rasa_url)]
                 if level in (8, 128):
@@ -101,10 +98,7 @@ def run(budget_per_level: int) -> List[Dict[str, Any]]:
 
 
 def write(rows: List[Dict[str, Any]], out: Path) -> str:
-    lines = ["# Serving benchmark", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}, {platform.system()} {platform.release()}. Regenerate with `make bench`.", "",
-             "| concurrency | server | messages | failed | msg/s | p50 ms | p95 ms | p99 ms |",
+    lines = ["| concurrency | server | messages | failed | msg/s | p50 ms | p95 ms | p99 ms |",
              "|---|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: (r["concurrency"], r["server"] != "stock")):
         lines.append(f"| {row['concurrency']} | {row['server']} | {row['messages']} | {row['failed']} | "
@@ -115,10 +109,7 @@ def write(rows: List[Dict[str, Any]], out: Path) -> str:
         if len(pair) == 2:
             lines.append(f"| {level} | {pair['ours']['throughput_msg_s'] / pair['stock']['throughput_msg_s']:.2f}× | "
                          f"{pair['ours']['p99_ms'] / pair['stock']['p99_ms']:.2f}× |")
-    text = "\n".join(lines) + "\n"
-    out.with_suffix(".md").write_text(text, encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
-    return text
+    return write_result(out, "Serving benchmark", __doc__.split("\n\n")[1].replace("\n", " "), lines, rows)
 
 
 def main() -> None:

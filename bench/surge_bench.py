@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
-import platform
 import random
 import statistics
 import tempfile
@@ -34,6 +32,8 @@ from typing import Any, Dict, List, Optional
 
 import aiohttp
 import socketio
+
+from bench.report import metric_table, percentile, write_result
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ESCALATE = ["你好", "app打不开", "转人工"]
@@ -64,11 +64,6 @@ class Conversation:
     @property
     def theft(self) -> bool:
         return self.script is THEFT
-
-
-def percentile(values: List[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1] if ordered else float("nan")
 
 
 async def post_message(session: aiohttp.ClientSession, target: Target, sender: str, text: str) -> List[Any]:
@@ -264,27 +259,12 @@ def scaleout_target() -> Target:
 
 
 def write(results: List[Dict[str, Any]], out: Path) -> str:
-    keys = list(results[0])
-    lines = [
-        "# Surge benchmark",
-        "",
-        "An outage flood: N concurrent conversations, 40 % over socket.io and 60 % over REST, each waiting for the "
-        "bot between messages. 9 in 10 say 你好 / app打不开 / 转人工, 1 in 10 reports a theft. Afterwards every "
-        "tracker and the desk's tickets are checked against the scripts (`bench/surge_bench.py`). Regenerate with "
-        "`make bench` (embedded profile) and `make bench-surge-scaleout` (starts and stops the scale-out profile).",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}.",
-        "",
-        "| metric | " + " | ".join(f"{r['target']} · {r['scenario']}" for r in results) + " |",
-        "|---|" + "---|" * len(results),
-        *[f"| {key} | " + " | ".join(str(r.get(key)) for r in results) + " |" for key in keys if key not in ("target", "scenario")],
-        "",
-    ]
-    text = "\n".join(lines)
-    out.with_suffix(".md").write_text(text, encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
-    return text
+    intro = ("An outage flood: N concurrent conversations, 40 % over socket.io and 60 % over REST, each waiting for the "
+             "bot between messages. 9 in 10 say 你好 / app打不开 / 转人工, 1 in 10 reports a theft. Afterwards every "
+             "tracker and the desk's tickets are checked against the scripts (`bench/surge_bench.py`). "
+             "`make bench-surge-scaleout` runs it on the scale-out profile (and starts and stops it).")
+    columns = [f"{r['target']} · {r['scenario']}" for r in results]
+    return write_result(out, "Surge benchmark", intro, metric_table(columns, results, skip=["target", "scenario"]), results)
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from sanic.response import HTTPResponse
 from wallet_support import hot_path, tracker_guard
 from wallet_support.settings import PROJECT_ROOT, get_settings
 from wallet_support.spool import get_spool, replay_forever
+from wallet_support.workers import get_workers
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ class ActionGatewayInput(InputChannel):
 
             tracker_guard.install(app.ctx.agent)
             hot_path.install()
+            app.ctx.gateway = gateway  # the worker channel's health report reads its backlog
             route_actions_in_process(app.ctx.agent, gateway)
             app.ctx.gateway_outbox = asyncio.ensure_future(flush_forever(gateway.outbox))
             app.ctx.spool_replay = asyncio.ensure_future(
@@ -208,6 +210,7 @@ class ActionGatewayInput(InputChannel):
             app.ctx.gateway_outbox.cancel()
             app.ctx.spool_replay.cancel()
             await gateway.close()
+            await get_workers().close()
 
         @blueprint.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:

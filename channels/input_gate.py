@@ -54,12 +54,15 @@ def gated(on_new_message: MessageHandler) -> MessageHandler:
 
     When the conversation store is down the message is kept in the spool, to be
     answered once it is back, and the user is told so: never a blank-slate answer.
+    Conversations whose home is a worker process have their turn run there
+    (wallet_support/workers.py); the answer still goes out on this channel.
     """
+    from wallet_support.workers import get_workers
 
     async def handle(message: UserMessage) -> Any:
         message = clean_user_message(message)
         try:
-            return await on_new_message(message)
+            return await get_workers().handle(message, on_new_message)
         except TrackerStoreUnavailable:
             await keep_for_later(message)
             return None

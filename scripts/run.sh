@@ -8,6 +8,9 @@ RASA=.venv/bin/rasa
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 DESK_PORT=${DESK_PORT:-8080}
+# Rasa worker processes sharing the turns (wallet_support/workers.py): one per extra core.
+RASA_WORKERS=${RASA_WORKERS:-1}
+RASA_WORKER_PORT=${RASA_WORKER_PORT:-5006}
 export DESK_URL=${DESK_URL:-http://127.0.0.1:$DESK_PORT} RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
 # Rasa calls its actions through its own gateway (endpoints.yml), which forwards here.
 export RASA_PORT ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}
@@ -36,6 +39,11 @@ if [[ -z "${SOCKETIO_SESSION_SECRET:-}" ]]; then
   echo "SOCKETIO_SESSION_SECRET=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"
   set -a; source "$SECRETS"; set +a
 fi
+if [[ -z "${RASA_WORKER_TOKEN:-}" ]]; then
+  umask 077
+  echo "RASA_WORKER_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"
+  set -a; source "$SECRETS"; set +a
+fi
 if [[ -z "${DESK_API_TOKEN:-}" ]]; then
   umask 077
   echo "DESK_API_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"
@@ -61,6 +69,17 @@ trap stop_all INT TERM EXIT
 
 .venv/bin/python -m actions.server --port "$ACTIONS_PORT" &
 pids+=($!)
+worker_urls=()
+for ((n = 0; n < RASA_WORKERS; n++)); do
+  port=$((RASA_WORKER_PORT + n))
+  worker_urls+=("http://127.0.0.1:$port")
+  # A worker forwards nothing and keeps its own outbox and spool (their loops run per process).
+  RASA_WORKER_URLS= GATEWAY_OUTBOX_DB=var/gateway_outbox.worker$n.db MESSAGE_SPOOL_DB=var/message_spool.worker$n.db \
+    "$RASA" run --model models --endpoints endpoints.yml --credentials credentials.worker.yml \
+    --port "$port" --interface 127.0.0.1 &
+  pids+=($!)
+done
+export RASA_WORKER_URLS=$(IFS=,; echo "${worker_urls[*]}")
 "$RASA" run --model models --endpoints endpoints.yml --credentials credentials.yml --port "$RASA_PORT" \
   --enable-api --auth-token="$RASA_API_TOKEN" &  # "=": a token may start with "-"
 pids+=($!)
@@ -68,7 +87,11 @@ pids+=($!)
 pids+=($!)
 
 start=$(date +%s)
-until curl -fs "http://localhost:$RASA_PORT/" >/dev/null 2>&1 && curl -fs "http://localhost:$DESK_PORT/health" >/dev/null 2>&1; do
+ready() {
+  curl -fs "http://localhost:$RASA_PORT/" >/dev/null 2>&1 && curl -fs "http://localhost:$DESK_PORT/health" >/dev/null 2>&1 || return 1
+  for url in "${worker_urls[@]}"; do curl -fs "$url/webhooks/worker/health" >/dev/null 2>&1 || return 1; done
+}
+until ready; do
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || { echo "run: a server exited during start-up (pid $pid)" >&2; exit 1; }
   done
@@ -78,17 +101,18 @@ cat <<MSG
 
 run: ready in $(( $(date +%s) - start )) s
   action server   http://localhost:$ACTIONS_PORT/webhook   (pid ${pids[0]}; needs ACTION_SERVER_TOKEN)
-  Rasa server     http://localhost:$RASA_PORT              (pid ${pids[1]})
+  Rasa workers    ${worker_urls[*]:-none}   (turns of a share of the conversations; RASA_WORKERS=$RASA_WORKERS)
+  Rasa server     http://localhost:$RASA_PORT              (pid ${pids[-2]})
     health        http://localhost:$RASA_PORT/webhooks/action_gateway/health  (tracker store, action server, desk, backlogs)
     REST          POST http://localhost:$RASA_PORT/webhooks/rest/webhook
     socket.io     http://localhost:$RASA_PORT/socket.io
     HTTP API      http://localhost:$RASA_PORT/status?token=…  (RASA_API_TOKEN in $SECRETS)
   web widget      http://localhost:$DESK_PORT/widget/   (rasa-webchat over socket.io; phone-width page for the app's web view)
-  agent desk      http://localhost:$DESK_PORT/desk/    (pid ${pids[2]}; user admin, password DESK_ADMIN_PASSWORD in $SECRETS)
+  agent desk      http://localhost:$DESK_PORT/desk/    (pid ${pids[-1]}; user admin, password DESK_ADMIN_PASSWORD in $SECRETS)
     JSON API      http://localhost:$DESK_PORT/api/tickets  (Authorization: Bearer \$DESK_API_TOKEN)
   databases       var/tracker.db (Rasa's tracker store), var/desk.db (tickets), both SQLite
   try:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"u1","message":"怎么创建钱包"}'
-Ctrl-C stops all three.
+Ctrl-C stops them all.
 MSG
 wait -n "${pids[@]}" || true
 echo "run: a server stopped or Ctrl-C was pressed; stopping the rest" >&2

@@ -70,6 +70,8 @@ class RunningStack:
     env: dict
     commands: Dict[str, List[str]] = field(default_factory=dict)
     telegram_secret: str = ""
+    env_overrides: Dict[str, Dict[str, str]] = field(default_factory=dict)  # per server name
+    worker_urls: List[str] = field(default_factory=list)
 
     def telegram_update(self, update: dict, secret: Optional[str] = None) -> requests.Response:
         """POST an update to the Telegram webhook as Telegram does (with the secret header)."""
@@ -79,7 +81,8 @@ class RunningStack:
 
     def _spawn(self, name: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
-        return subprocess.Popen(self.commands[name], cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(self.commands[name], cwd=PROJECT_ROOT, env={**self.env, **self.env_overrides.get(name, {})},
+                                stdout=log, stderr=subprocess.STDOUT)
 
     def kill(self, name: str) -> None:
         """kill -9 one server and leave it down."""
@@ -88,14 +91,18 @@ class RunningStack:
         victim.wait()
 
     def crash_and_restart(self, name: str) -> None:
-        """kill -9 one server (``actions``, ``rasa`` or ``desk``) and start it again on the same port."""
+        """kill -9 one server (``actions``, ``rasa``, ``rasa-worker-1``… or ``desk``) and start it again on the same port."""
         index = list(self.commands).index(name)
         victim = self.processes[index]
         victim.kill()
         victim.wait()
         self.processes[index] = self._spawn(name)
-        health = {"actions": f"{self.actions_url}/health", "desk": f"{self.desk_url}/health", "rasa": f"{self.rasa_url}/"}
-        _wait_until_up(health[name], [self.processes[index]], time.monotonic() + START_TIMEOUT_S)
+        _wait_until_up(self.health_urls()[name], [self.processes[index]], time.monotonic() + START_TIMEOUT_S)
+
+    def health_urls(self) -> Dict[str, str]:
+        urls = {"actions": f"{self.actions_url}/health", "desk": f"{self.desk_url}/health", "rasa": f"{self.rasa_url}/"}
+        urls.update({f"rasa-worker-{n}": f"{url}/webhooks/worker/health" for n, url in enumerate(self.worker_urls, 1)})
+        return urls
 
     def desk(self, method: str, path: str, **kwargs) -> requests.Response:
         """Call the desk's JSON API with DESK_API_TOKEN."""
@@ -160,13 +167,15 @@ def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float)
 
 
 def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Optional[str] = None,
-                debug: bool = True) -> RunningStack:
-    """Action server, Rasa and the desk with settings of their own: free ports, fresh SQLite files.
+                debug: bool = True, workers: int = 1) -> RunningStack:
+    """Action server, Rasa (with ``workers`` worker processes, as `make run`) and the desk.
 
+    Each with settings of its own: free ports, fresh SQLite files.
     ``debug``: DEBUG logging everywhere (the tests scan those logs for secrets); benchmarks turn it off.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    rasa_port, actions_port, desk_port = free_ports(3)
+    rasa_port, actions_port, desk_port, *worker_ports = free_ports(3 + workers)
+    worker_urls = [f"http://127.0.0.1:{port}" for port in worker_ports]
     tracker_db = work_dir / "tracker.db"
     desk_db = work_dir / "desk.db"
     endpoints = work_dir / "endpoints.yml"
@@ -180,10 +189,13 @@ tracker_store:
   type: wallet_support.tracker_store.CachingSQLTrackerStore
   dialect: sqlite
   db: {tracker_db}
+lock_store:
+  type: wallet_support.lock_store.FileLockStore
+  path: {work_dir / "conversation.locks"}
 """,
         encoding="utf-8",
     )
-    action_token, api_token, desk_token = (secrets.token_urlsafe(32) for _ in range(3))
+    action_token, api_token, desk_token, worker_token = (secrets.token_urlsafe(32) for _ in range(4))
     env = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
@@ -203,6 +215,8 @@ tracker_store:
         # The widget page is served by the desk; SocketIOUser presents localhost:8080.
         "SOCKETIO_ALLOWED_ORIGINS": f"http://localhost:8080,http://127.0.0.1:{desk_port}",
         "SOCKETIO_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
+        "RASA_WORKER_URLS": ",".join(worker_urls),
+        "RASA_WORKER_TOKEN": worker_token,
     }
     telegram_secret = secrets.token_urlsafe(24)
     if telegram_api:
@@ -223,6 +237,17 @@ tracker_store:
         "desk": [sys.executable, "-m", "desk", "serve", "--port", str(desk_port), "--host", "127.0.0.1",
                  *(["--debug"] if debug else [])],
     }
+    env_overrides: Dict[str, Dict[str, str]] = {}
+    for number, port in enumerate(worker_ports, 1):
+        name = f"rasa-worker-{number}"
+        commands[name] = rasa + [
+            "run", "--model", str(model or latest_model()), "--endpoints", str(endpoints),
+            "--credentials", str(PROJECT_ROOT / "credentials.worker.yml"), "--port", str(port),
+            "--interface", "127.0.0.1", *(["--debug"] if debug else []),
+        ]
+        # A worker forwards nothing and keeps its own outbox and spool files (their loops are per process).
+        env_overrides[name] = {"RASA_WORKER_URLS": "", "GATEWAY_OUTBOX_DB": str(work_dir / f"gateway_outbox.{name}.db"),
+                               "MESSAGE_SPOOL_DB": str(work_dir / f"message_spool.{name}.db")}
     started = time.monotonic()
     stack = RunningStack(
         rasa_url=f"http://127.0.0.1:{rasa_port}",
@@ -239,15 +264,16 @@ tracker_store:
         env=env,
         commands=commands,
         telegram_secret=telegram_secret,
+        env_overrides=env_overrides,
+        worker_urls=worker_urls,
     )
     processes = stack.processes
     for name in commands:
         processes.append(stack._spawn(name))
     try:
         deadline = started + START_TIMEOUT_S
-        _wait_until_up(f"{stack.actions_url}/health", processes, deadline)
-        _wait_until_up(f"{stack.desk_url}/health", processes, deadline)
-        _wait_until_up(f"{stack.rasa_url}/", processes, deadline)
+        for url in stack.health_urls().values():
+            _wait_until_up(url, processes, deadline)
     except Exception:
         stack.stop()
         raise RuntimeError(f"servers did not start:\n{stack.logs()}")

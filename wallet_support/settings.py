@@ -97,6 +97,21 @@ class ActionGatewaySettings:
 
 
 @dataclass(frozen=True)
+class MessageWorkerSettings:
+    """Rasa worker processes that share the message load of this one (wallet_support/workers.py)."""
+
+    # Each worker's base URL (RASA_WORKER_URLS, comma-separated; `make run` starts one).
+    # Empty: this process handles every message itself.
+    urls: Tuple[str, ...] = ()
+    # Longest wait for a worker's answer before this process answers instead.
+    timeout_seconds: float = 30.0
+    # Share of new conversations this process keeps; it also carries every connection.
+    front_share: float = 0.2
+    # Shared secret of the front process and its workers (RASA_WORKER_TOKEN); env only.
+    token: Optional[str] = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Deployment settings shared by the NLU components, NLG and action server."""
 
@@ -112,6 +127,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     socketio: SocketIOSettings = field(default_factory=SocketIOSettings)
     action_gateway: ActionGatewaySettings = field(default_factory=ActionGatewaySettings)
+    workers: MessageWorkerSettings = field(default_factory=MessageWorkerSettings)
     # Messages kept while the tracker store is down, replayed when it answers (wallet_support/spool.py).
     message_spool: str = "var/message_spool.db"
     # Rasa's HTTP API token: guards operator routes of our channels too (set_webhook).
@@ -149,6 +165,7 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
             redis_url=env.get("SOCKETIO_REDIS_URL") or (raw.get("socketio", {}) or {}).get("redis_url") or None,
         ),
         action_gateway=_gateway_settings(raw.get("action_gateway", {}) or {}, env),
+        workers=_worker_settings(raw.get("workers", {}) or {}, env),
         message_spool=env.get("MESSAGE_SPOOL_DB", raw.get("message_spool", "var/message_spool.db")),
         rasa_api_token=env.get("RASA_API_TOKEN") or None,
     )
@@ -165,6 +182,18 @@ def _gateway_settings(raw: Mapping, env: Mapping[str, str]) -> ActionGatewaySett
         upstream_url=env.get("ACTION_SERVER_URL", raw.get("upstream_url", defaults.upstream_url)),
         timeout_seconds=float(env.get("ACTION_TIMEOUT_SECONDS", raw.get("timeout_seconds", defaults.timeout_seconds))),
         outbox=env.get("GATEWAY_OUTBOX_DB", raw.get("outbox", defaults.outbox)),
+    )
+
+
+def _worker_settings(raw: Mapping, env: Mapping[str, str]) -> MessageWorkerSettings:
+    defaults = MessageWorkerSettings()
+    urls = env.get("RASA_WORKER_URLS")
+    listed = [u for u in urls.split(",")] if urls is not None else list(raw.get("urls") or [])
+    return MessageWorkerSettings(
+        urls=tuple(str(u).strip().rstrip("/") for u in listed if str(u).strip()),
+        timeout_seconds=float(env.get("RASA_WORKER_TIMEOUT_SECONDS", raw.get("timeout_seconds", defaults.timeout_seconds))),
+        front_share=float(env.get("RASA_FRONT_SHARE", raw.get("front_share", defaults.front_share))),
+        token=env.get("RASA_WORKER_TOKEN") or None,
     )
 
 

@@ -18,6 +18,7 @@ with the usual SQL settings (``dialect``, ``db``, ``url``…) plus ``cache_size`
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any, Iterator, List, Optional, Text
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -120,9 +122,25 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         return super()._additional_events(session, tracker)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's ``SQLTrackerStore.save``, taking the newest id from its own insert instead of asking again."""
+        await self.stream_events(tracker)
         try:
-            await super().save(tracker)
+            with self.session_scope() as session:
+                rows = [self._row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
+                session.add_all(rows)
+                session.flush()  # assigns the ids
+                newest_id = max((row.id for row in rows), default=None)
+                session.commit()
         except Exception:
             self._kept.pop(tracker.sender_id, None)  # unknown state: the next turn reloads
             raise
-        self._keep(tracker.sender_id, tracker, self._newest_id(tracker.sender_id))
+        if newest_id is None:  # nothing new: the conversation's newest id is unchanged, unless never known
+            kept = self._kept.get(tracker.sender_id)
+            newest_id = kept.newest_id if kept is not None and kept.tracker is tracker else self._newest_id(tracker.sender_id)
+        self._keep(tracker.sender_id, tracker, newest_id)
+
+    def _row(self, sender_id: Text, event: Event) -> Any:
+        data = event.as_dict()
+        return self.SQLEvent(sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                             intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                             action_name=data.get("name"), data=json.dumps(data))
