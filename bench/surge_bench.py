@@ -249,7 +249,7 @@ def default_target(work: Path) -> Any:
     from tests.servers import start_stack
 
     stack = start_stack(work, debug=False)
-    return stack, Target(stack.rasa_url, stack.desk_url, stack.api_token, stack.desk_token, "default (SQLite, 1 Rasa)")
+    return stack, Target(stack.rasa_url, stack.desk_url, stack.api_token, stack.desk_token, "default (SQLite, Rasa + 1 worker)")
 
 
 def scaleout_target() -> Target:

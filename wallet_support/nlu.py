@@ -120,10 +120,12 @@ class TheftGuard(GraphComponent):
 
     @staticmethod
     def _force(message: Message, intent: Text) -> None:
-        predicted = (message.get(INTENT) or {}).get("name")
-        if predicted == intent:
+        predicted = message.get(INTENT) or {}
+        if predicted.get("name") == intent and predicted.get("confidence") == 1.0:
             return
-        logger.info("TheftGuard overrode intent %r with %r", predicted, intent)
+        # Also when the model already leans to it: at low confidence the FallbackClassifier
+        # after this guard would turn a theft report into a clarifying question.
+        logger.info("TheftGuard set intent %r (model: %r at %s)", intent, predicted.get("name"), predicted.get("confidence"))
         ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != intent]
         top = {"name": intent, "confidence": 1.0}
         message.set(INTENT, top, add_to_output=True)

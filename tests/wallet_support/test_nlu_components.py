@@ -86,6 +86,13 @@ def test_guard_forces_theft_over_a_wrong_prediction():
     assert message.get(THEFT_GUARD_KEY)["word"] == "被人转走"
 
 
+def test_guard_makes_a_hesitant_theft_prediction_certain_so_the_fallback_cannot_take_it():
+    message = classified("有人用我的钱包转账了，不是我", "suspected_theft", confidence=0.38)
+    TheftGuard().process([message])
+    assert message.get(INTENT) == {"name": "suspected_theft", "confidence": 1.0}
+    assert [r["name"] for r in message.get(INTENT_RANKING_KEY)] == ["suspected_theft"]
+
+
 def test_guard_leaves_negations_alone():
     message = classified("没被盗，只是想备份", "backup_mnemonic")
     TheftGuard().process([message])
