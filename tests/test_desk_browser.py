@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -101,7 +102,10 @@ def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, br
         mark = len(user.received)
         Select(driver.find_element(By.ID, "outcome")).select_by_value("resolved")
         driver.find_element(By.ID, "close-ticket").click()
-        WebDriverWait(driver, 20).until(EC.text_to_be_present_in_element((By.ID, "ticket-status"), "closed"))
+        # The page reloads the ticket after the close: a node can vanish while it is read (Chromium then raises
+        # a plain WebDriverException, not a stale-element one), so both are retried until the timeout.
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException, WebDriverException)).until(
+            EC.text_to_be_present_in_element((By.ID, "ticket-status"), "closed"))
         user.wait_for(lambda m: "打分" in (m.get("text") or ""), since=mark)
         mark = len(user.received)
         user.say("4")
