@@ -20,7 +20,6 @@ the tracker store and the outbox backlog.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import time
@@ -37,6 +36,7 @@ from sanic.response import HTTPResponse
 from wallet_support import hot_path, tracker_guard
 from wallet_support.settings import PROJECT_ROOT, get_settings
 from wallet_support.spool import get_spool, replay_forever
+from wallet_support.tokens import token_matches
 from wallet_support.workers import get_workers
 
 logger = logging.getLogger(__name__)
@@ -174,10 +174,6 @@ async def _replay(app: Any, entry: Dict[str, Any]) -> None:
                                                    input_channel=entry["input_channel"], metadata=entry["metadata"]))
 
 
-def _token_ok(presented: Optional[str], expected: Optional[str]) -> bool:
-    return bool(expected) and presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
-
-
 class ActionGatewayInput(InputChannel):
     """Mounts the gateway's routes on Rasa's server; it takes no user messages."""
 
@@ -214,7 +210,7 @@ class ActionGatewayInput(InputChannel):
 
         @blueprint.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
-            if not _token_ok(request.args.get("token"), settings.action_server_token):
+            if not token_matches(request.args.get("token"), settings.action_server_token):
                 return response.json({"error": "missing or wrong token"}, status=401)
             try:
                 body = json.loads(request.body or b"")

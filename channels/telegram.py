@@ -22,7 +22,6 @@ redelivers forever, and processes a redelivered ``update_id`` twice. This one:
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import sqlite3
@@ -41,6 +40,7 @@ from sanic.response import HTTPResponse
 from channels.input_gate import MessageHandler, gated
 from wallet_support.curated import bilingual
 from wallet_support.settings import PROJECT_ROOT, TelegramSettings, get_settings
+from wallet_support.tokens import token_matches
 
 logger = logging.getLogger(__name__)
 
@@ -163,13 +163,12 @@ class HardenedTelegramInput(TelegramInput):
 
     def _secret_ok(self, request: Request) -> bool:
         presented = request.headers.get(SECRET_HEADER)
-        expected = self.settings.webhook_secret or ""
-        return bool(presented and expected) and hmac.compare_digest(presented.encode(), expected.encode())
+        return token_matches(presented, self.settings.webhook_secret)
 
     def _operator_ok(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
         presented = request.args.get("token") or (header[7:] if header.lower().startswith("bearer ") else None)
-        return bool(presented and self.operator_token) and hmac.compare_digest(presented.encode(), self.operator_token.encode())
+        return token_matches(presented, self.operator_token)
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
         handle = gated(on_new_message)

@@ -25,17 +25,17 @@ twice is better than none) and logs it.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from functools import lru_cache
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, Optional, Sequence
 
 import aiohttp
 from rasa.core.channels.channel import UserMessage
 
 from wallet_support.settings import get_settings
+from wallet_support.tokens import token_matches
 from wallet_support.tracker_guard import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -169,6 +169,5 @@ def get_workers() -> MessageWorkers:
 
 
 def worker_token_ok(presented: Any) -> bool:
-    """The shared secret check of the worker side (constant time)."""
-    expected = get_settings().workers.token
-    return bool(expected) and isinstance(presented, str) and hmac.compare_digest(presented.encode(), expected.encode())
+    """The shared secret check of the worker side."""
+    return token_matches(presented, get_settings().workers.token)
