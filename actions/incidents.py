@@ -71,7 +71,7 @@ class IncidentBoard:
             logger.warning("active incidents unavailable: %s", error)
             if time.monotonic() - self._succeeded_at > STALE_LIMIT_SECONDS:
                 self._incidents = []
-        except Exception:  # noqa: BLE001 - a background refresh must not die silently
+        except Exception:  # noqa: BLE001 - every waiting answer shares this refresh: never fail them all
             logger.exception("refreshing the active incidents failed")
         self._fetched_at = time.monotonic()
 

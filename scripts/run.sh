@@ -33,17 +33,16 @@ if [[ ! -f "$SECRETS" ]]; then
   echo "run: generated local secrets in $SECRETS"
 fi
 set -a; source "$SECRETS"; set +a
-# Added separately so that secrets files from earlier versions get them too.
-if [[ -z "${SOCKETIO_SESSION_SECRET:-}" ]]; then
-  umask 077
-  echo "SOCKETIO_SESSION_SECRET=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"
-  set -a; source "$SECRETS"; set +a
-fi
-if [[ -z "${RASA_WORKER_TOKEN:-}" ]]; then
-  umask 077
-  echo "RASA_WORKER_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"
-  set -a; source "$SECRETS"; set +a
-fi
+# Added one by one so that secrets files from earlier versions get them too.
+ensure_secret() {
+  if [[ -z "${!1:-}" ]]; then
+    umask 077
+    echo "$1=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"
+    set -a; source "$SECRETS"; set +a
+  fi
+}
+ensure_secret SOCKETIO_SESSION_SECRET
+ensure_secret RASA_WORKER_TOKEN
 if [[ -z "${DESK_API_TOKEN:-}" ]]; then
   umask 077
   echo "DESK_API_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$SECRETS"

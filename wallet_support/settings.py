@@ -188,7 +188,7 @@ def _gateway_settings(raw: Mapping, env: Mapping[str, str]) -> ActionGatewaySett
 def _worker_settings(raw: Mapping, env: Mapping[str, str]) -> MessageWorkerSettings:
     defaults = MessageWorkerSettings()
     urls = env.get("RASA_WORKER_URLS")
-    listed = [u for u in urls.split(",")] if urls is not None else list(raw.get("urls") or [])
+    listed = urls.split(",") if urls is not None else list(raw.get("urls") or [])
     return MessageWorkerSettings(
         urls=tuple(str(u).strip().rstrip("/") for u in listed if str(u).strip()),
         timeout_seconds=float(env.get("RASA_WORKER_TIMEOUT_SECONDS", raw.get("timeout_seconds", defaults.timeout_seconds))),

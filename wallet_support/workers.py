@@ -47,7 +47,7 @@ FAILED_PAUSE_SECONDS = 30.0
 
 
 class MessageWorkers:
-    """This process and its workers; each conversation gets a home, the one with the fewest turns running."""
+    """This process and its workers; each conversation gets a home where its turns run."""
 
     def __init__(self, urls: Sequence[str], token: Optional[str], timeout_seconds: float,
                  front_share: float = 0.2, remembered: int = 100_000) -> None:
@@ -116,24 +116,16 @@ class MessageWorkers:
                 result = await answer.json(content_type=None)
                 status = answer.status
         except aiohttp.ClientConnectorError as error:
-            logger.error("worker %s unreachable (%s); this process answers its conversations for now", url, error)
-            self._pause(url, UNREACHABLE_PAUSE_SECONDS)
-            self.handled_here_instead += 1
-            return False
+            return self._run_here_instead(url, UNREACHABLE_PAUSE_SECONDS,
+                                          f"worker {url} unreachable ({error}); this process answers its conversations for now")
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            logger.error("worker %s took message of %s but gave no answer (%r); answering here, possibly twice",
-                         url, message.sender_id, error)
-            self._pause(url, FAILED_PAUSE_SECONDS)
-            self.handled_here_instead += 1
-            return False
+            return self._run_here_instead(url, FAILED_PAUSE_SECONDS, f"worker {url} took message of {message.sender_id} "
+                                                                     f"but gave no answer ({error!r}); answering here, possibly twice")
         if status == 503 and isinstance(result, dict) and result.get("error") == "tracker_store_unavailable":
             raise TrackerStoreUnavailable(f"worker {url}: the tracker store is unavailable")
         if status != 200 or not isinstance(result, dict) or not isinstance(result.get("messages"), list):
-            logger.error("worker %s refused message of %s (HTTP %s: %.200s); answering here",
-                         url, message.sender_id, status, result)
-            self._pause(url, FAILED_PAUSE_SECONDS)
-            self.handled_here_instead += 1
-            return False
+            return self._run_here_instead(url, FAILED_PAUSE_SECONDS, f"worker {url} refused message of "
+                                                                     f"{message.sender_id} (HTTP {status}: {str(result)[:200]}); answering here")
         self.forwarded += 1
         for sent in result["messages"]:
             if isinstance(sent, dict):
@@ -141,6 +133,13 @@ class MessageWorkers:
                 recipient = sent.pop("recipient_id", None) or message.sender_id
                 await message.output_channel.send_response(recipient, sent)
         return True
+
+    def _run_here_instead(self, url: str, pause_seconds: float, reason: str) -> bool:
+        """Log why, leave the worker out for ``pause_seconds``, and have this process run the turn."""
+        logger.error(reason)
+        self._pause(url, pause_seconds)
+        self.handled_here_instead += 1
+        return False
 
     async def health(self) -> Dict[str, Dict[str, Any]]:
         """Each worker's own report (``state``: ok, unhealthy or unavailable, plus its backlogs)."""
