@@ -5,11 +5,11 @@ SHELL := /bin/bash
 VENV := .venv
 RASA := $(VENV)/bin/rasa
 PYTEST := $(VENV)/bin/pytest
-# Our NLU components (wallet_support.*) and actions must import from the project root.
+# Our NLU components (nlu.*) and actions must import from the project root.
 export PYTHONPATH := $(CURDIR)
 RASA_PROJECT := --domain domain --data data --config config.yml
 
-.PHONY: help setup run train validate test test-unit test-stories bench bench-surge-scaleout scaleout lock clean
+.PHONY: help setup run train validate test test-unit test-stories bench bench-nlu bench-entities bench-reliability bench-surge-scaleout scaleout lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,6 +38,15 @@ bench: train ## benchmarks vs stock Rasa (NLU, serving, growth, cold start) and 
 	$(VENV)/bin/python -m bench.escalation_bench
 	$(VENV)/bin/python -m bench.surge_bench --target default
 	$(VENV)/bin/python -m bench.report
+
+bench-nlu: train ## NLU only: real users' held-out split (per language, several pipelines) and the synthetic one; writes results/nlu.md
+	$(VENV)/bin/python -m bench.nlu_bench
+
+bench-entities: train ## entity precision/recall, character regexes vs spaCy token patterns; writes results/entities.md
+	$(VENV)/bin/python -m bench.entity_bench
+
+bench-reliability: train ## kill -9 each server under live traffic (make run's supervisor); writes results/reliability.md
+	$(VENV)/bin/python -m bench.reliability_bench
 
 bench-surge-scaleout: train ## the surge benchmark on the scale-out profile (starts and stops it)
 	bash scripts/scaleout.sh start

@@ -1,1 +1,5 @@
-"""Custom actions for the rasa-sdk action server (``rasa run actions``)."""
+"""The rasa-sdk action server (``python -m actions.server``, port 5055): escalation,
+handoff, clarification, transfer details, incident subscriptions, ratings.
+
+Imported only by the action server process.
+"""

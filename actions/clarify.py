@@ -12,9 +12,9 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.history import user_intents
-from actions.language import DomainDict, response_text, tracker_language
-from wallet_support.payloads import INTERNAL_INTENTS
+from answers.history import user_intents
+from answers.language import DomainDict, response_text, tracker_language
+from safety.payloads import INTERNAL_INTENTS
 
 FALLBACK_INTENT = "nlu_fallback"
 MAX_SUGGESTIONS = 3

@@ -11,90 +11,25 @@ never invents a ticket id.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from enum import Enum
-from typing import Any, Dict, Iterable, List, Optional, Text
+from dataclasses import replace
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk_client import DeskAction, DeskUnavailable
-from actions.history import user_intents
-from actions.incidents import DEFLECTED_SLOT, deflect, shown_incident
-from actions.outbox import get_outbox
-from actions.language import DomainDict, local_time, tracker_language
-from wallet_support.settings import get_settings
+from answers.desk_action import DeskAction
+from answers.escalation import (DETAILS_ASKED, DETAILS_FORM, HANDOFF_FORM, SKIPPED, TRANSFER_SLOTS,
+                                build_request)
+from deskapi.client import DeskUnavailable
+from deskapi.escalations import (FUNDS_IN_TRANSIT_INTENTS, URGENT_INTENTS, EscalationRequest, Priority,
+                                 decide_priority, utc_now_iso)
+from answers.faq import DEFLECTED_SLOT, deflect, shown_incident
+from deskapi.outbox import get_outbox
+from answers.language import DomainDict, local_time, tracker_language
+from settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-URGENT_INTENTS = frozenset({"suspected_theft", "secret_exposed"})
-# Funds may be missing: a transfer that did not arrive somewhere.
-FUNDS_IN_TRANSIT_INTENTS = frozenset(
-    {"stuck_transaction", "failed_transaction", "deposit_not_received", "cross_chain"}
-)
-TRANSFER_SLOTS = ("chain", "tx_hash", "address")
-HANDOFF_FORM = "handoff_form"
-DETAILS_FORM = "transfer_details_form"
-DETAILS_ASKED = "transfer_details_asked"
-SKIPPED = "unknown"  # what transfer_details_form stores for a skipped answer
-
-
-class Priority(str, Enum):
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
-
-
-def decide_priority(intents_in_conversation: Iterable[Optional[str]]) -> Priority:
-    """P1 theft, P2 funds in transit, P3 anything else (SPEC §2)."""
-    seen = set(intents_in_conversation)
-    if seen & URGENT_INTENTS:
-        return Priority.P1
-    if seen & FUNDS_IN_TRANSIT_INTENTS:
-        return Priority.P2
-    return Priority.P3
-
-
-@dataclass(frozen=True)
-class EscalationRequest:
-    """Everything the desk needs to open a ticket; never a secret (text is redacted at the channel)."""
-
-    conversation_id: str
-    priority: Priority
-    reason: Optional[str]
-    details: Dict[str, str] = field(default_factory=dict)
-    channel: str = "unknown"
-    language: str = "zh"
-    text: Optional[str] = None
-    incident: Optional[str] = None  # the incident the user was told about and still wants a person for
-
-    def payload(self) -> Dict[str, Any]:
-        return {"conversation_id": self.conversation_id, "priority": self.priority.value, "intent": self.reason,
-                "details": self.details, "channel": self.channel, "language": self.language, "text": self.text,
-                "incident": self.incident}
-
-
-def build_request(tracker: Tracker) -> EscalationRequest:
-    intents = user_intents(tracker)
-    reasons = [i for i in intents if i not in (None, "request_human", "nlu_fallback")]
-    details = {slot: str(tracker.get_slot(slot)) for slot in TRANSFER_SLOTS
-               if tracker.get_slot(slot) and tracker.get_slot(slot) != SKIPPED}
-    return EscalationRequest(
-        conversation_id=tracker.sender_id,
-        priority=decide_priority(intents),
-        reason=reasons[-1] if reasons else intents[-1] if intents else None,
-        details=details,
-        channel=tracker.get_latest_input_channel() or "unknown",
-        language=tracker_language(tracker),
-        text=(tracker.latest_message or {}).get("text"),
-    )
-
-
-def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
-
 
 def tell_queue_position(dispatcher: CollectingDispatcher, status: Dict[str, Any]) -> None:
     """Place in the queue and an honest ETA, from the desk's answer."""

@@ -6,7 +6,7 @@ acknowledges it, so the bot stays quiet except for that. Control intents are
 left out of the slot mapping, which makes the loop step aside for them:
 ``cancel_handoff``, ``ticket_status`` and the desk's internal intents
 (``desk_agent_reply``, ``desk_ticket_closed``). The internal intents carry no
-text and cannot be typed into a channel (wallet_support.payloads); their
+text and cannot be typed into a channel (safety.payloads); their
 actions fetch what to say from the desk, so a forged trigger could deliver
 nothing that an agent did not write to this conversation.
 """
@@ -21,9 +21,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk_client import DeskAction, DeskClient, DeskUnavailable
-from actions.escalation import FUNDS_IN_TRANSIT_INTENTS, URGENT_INTENTS, HANDOFF_FORM, decide_priority
-from actions.language import DomainDict, response_text, tracker_language
+from answers.desk_action import DeskAction
+from deskapi.client import DeskClient, DeskUnavailable
+from answers.escalation import HANDOFF_FORM
+from deskapi.escalations import FUNDS_IN_TRANSIT_INTENTS, URGENT_INTENTS, decide_priority
+from answers.language import DomainDict, response_text, tracker_language
 
 logger = logging.getLogger(__name__)
 

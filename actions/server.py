@@ -20,7 +20,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from wallet_support.settings import get_settings
+from settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ def token_is_valid(presented: Optional[str], expected: str) -> bool:
 
 async def health() -> HTTPResponse:
     """This process serves (HTTP 200); ``desk`` and the outbox backlog say whether escalations get through."""
-    from actions.desk_client import get_desk_client
-    from actions.outbox import get_outbox
+    from deskapi.client import get_desk_client
+    from deskapi.outbox import get_outbox
 
     desk = get_desk_client()
     if desk is None:
@@ -43,9 +43,9 @@ async def health() -> HTTPResponse:
             desk_state = "ok"
         except Exception as error:  # noqa: BLE001 - reported, not raised
             desk_state = f"unavailable ({type(error).__name__})"
-    pending = len(get_outbox().pending())
+    backlog = get_outbox().queue.counts()
     return response.json({"status": "ok" if desk_state == "ok" else "degraded", "desk": desk_state,
-                          "escalation_outbox_pending": pending})
+                          "escalation_outbox_pending": backlog["pending"], "escalation_outbox_dead": backlog["dead"]})
 
 
 def create_authenticated_app(token: str, package: str = "actions") -> Sanic:
@@ -57,7 +57,7 @@ def create_authenticated_app(token: str, package: str = "actions") -> Sanic:
     @app.after_server_start
     async def start_outbox(app: Sanic, _loop: object) -> None:
         # Escalations kept while the desk was down: sent now and every few seconds.
-        from actions.outbox import flush_forever, get_outbox
+        from deskapi.outbox import flush_forever, get_outbox
 
         app.ctx.outbox = asyncio.ensure_future(flush_forever(get_outbox()))
 

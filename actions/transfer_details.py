@@ -16,7 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.language import DomainDict
+from answers.language import DomainDict
 
 FORM = "transfer_details_form"
 SKIPPED = "unknown"

@@ -39,7 +39,7 @@ def run(count: int, concurrency: int) -> Dict[str, object]:
 
             def poll() -> None:
                 session = requests.Session()
-                headers = {"Authorization": f"Bearer {stack.desk_token}"}
+                headers = {"Authorization": f"Bearer {stack.ops_token()}"}
                 while not stop.is_set():
                     listing = session.get(f"{stack.desk_url}/api/tickets?status=open", headers=headers, timeout=30).json()
                     now = time.monotonic()
@@ -68,7 +68,7 @@ def run(count: int, concurrency: int) -> Dict[str, object]:
             visible = [(seen[s] - sent[s]) * 1000 for s in senders if s in seen]
             reply = [(replied[s] - sent[s]) * 1000 for s in senders]
             tickets = requests.get(f"{stack.desk_url}/api/tickets?status=open",
-                                   headers={"Authorization": f"Bearer {stack.desk_token}"}, timeout=30).json()["tickets"]
+                                   headers={"Authorization": f"Bearer {stack.ops_token()}"}, timeout=30).json()["tickets"]
             return {
                 "escalations": count,
                 "concurrency": concurrency,

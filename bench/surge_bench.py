@@ -48,7 +48,7 @@ class Target:
     rasa_url: str
     desk_url: str
     rasa_token: str
-    desk_token: str
+    ops_token: str
     label: str
 
 
@@ -163,7 +163,7 @@ async def check(conversations: List[Conversation], target: Target) -> Dict[str, 
 
         trackers = await asyncio.gather(*(tracker(c.sender) for c in conversations))
         async with session.get(f"{target.desk_url}/api/tickets?status=all",
-                               headers={"Authorization": f"Bearer {target.desk_token}"}) as answer:
+                               headers={"Authorization": f"Bearer {target.ops_token}"}) as answer:
             tickets = (await answer.json())["tickets"]
     for conversation, events in zip(conversations, trackers):
         said = [e.get("text") for e in events if e.get("event") == "user" and e.get("text")]
@@ -197,7 +197,7 @@ async def surge(target: Target, count: int, socket_share: float, scenario: str, 
         channel = "socketio" if rng.random() < socket_share else "rest"
         conversations.append(Conversation(channel=channel, script=script, sender=f"surge-{scenario}-{seed}-{n}"))
     incident_id: Optional[str] = None
-    headers = {"Authorization": f"Bearer {target.desk_token}"}
+    headers = {"Authorization": f"Bearer {target.ops_token}"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600),
                                      connector=aiohttp.TCPConnector(limit=0, force_close=True)) as session:
         if scenario == "incident":
@@ -249,12 +249,12 @@ def default_target(work: Path) -> Any:
     from tests.servers import start_stack
 
     stack = start_stack(work, debug=False)
-    return stack, Target(stack.rasa_url, stack.desk_url, stack.api_token, stack.desk_token, "default (SQLite, Rasa + 1 worker)")
+    return stack, Target(stack.rasa_url, stack.desk_url, stack.api_token, stack.ops_token(), "default (SQLite, Rasa + 1 worker)")
 
 
 def scaleout_target() -> Target:
     info = json.loads((PROJECT_ROOT / "var/scaleout/target.json").read_text())
-    return Target(info["rasa_url"], info["desk_url"], info["rasa_token"], info["desk_token"],
+    return Target(info["rasa_url"], info["desk_url"], info["rasa_token"], info["ops_token"],
                   "scale-out (PostgreSQL, Redis, 2 Rasa behind nginx)")
 
 

@@ -5,20 +5,30 @@ zero-width marks hide text), pasted secrets redacted, forged ``/intent{...}``
 payloads defused. Rasa logs message text at DEBUG and stores it in the tracker
 store, so nothing may happen to the text before this gate. The metadata flag
 tells later steps (and the agent desk) that a secret was hidden, without it.
+
+A seed phrase pasted in parts (6 + 6 words, 4 + 4 + 4) is caught here too: the
+gate remembers, per conversation and in memory only, the run of word-list words
+the last message ended with (``SeedTails``), and hides the start of the next
+message when the two join into a partial seed. The earlier part is already
+stored by then; what is joined later is what is not.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Set, Tuple
+import threading
+import time
+from collections import OrderedDict
+from hashlib import sha256
+from typing import Any, Awaitable, Callable, Optional, Set, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
-from wallet_support.curated import bilingual
-from wallet_support.payloads import defuse_payload
-from wallet_support.redaction import MARKERS, redact
-from wallet_support.text import blank_control_characters, reply_language
-from wallet_support.tracker_guard import TrackerStoreUnavailable
+from answers.curated import bilingual
+from safety.payloads import defuse_payload
+from safety.redaction import MARKERS, Redaction, Tail, redact, redact_continuing
+from safety.text import blank_control_characters, reply_language
+from rasa_server.tracker_guard import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +37,53 @@ SECRET_METADATA_KEY = "secret_redacted"
 MessageHandler = Callable[[UserMessage], Awaitable[Any]]
 
 
-def _clean(text: str) -> Tuple[str, Set[str]]:
+class SeedTails:
+    """Per conversation, the word-list words its last message ended with: in memory only, never on disk.
+
+    At most ``max_conversations`` (least recently used dropped first), each for
+    ``ttl_seconds``: the parts of a pasted phrase follow each other within minutes.
+    """
+
+    def __init__(self, max_conversations: int = 10_000, ttl_seconds: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_conversations, self.ttl_seconds, self._clock = max_conversations, ttl_seconds, clock
+        self._tails: "OrderedDict[Tuple[str, str], Tuple[float, Optional[Tail], bytes]]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._tails)
+
+    def redact(self, conversation: Tuple[str, str], text: str) -> Redaction:
+        """``text`` redacted, its start too when it continues the conversation's last message into a seed."""
+        digest = sha256(text.encode("utf-8", "surrogatepass")).digest()
+        with self._lock:
+            now = self._clock()
+            entry = self._tails.pop(conversation, None)
+            if entry is not None and now - entry[0] > self.ttl_seconds:
+                entry = None
+            if entry is not None and entry[2] == digest:
+                # The same message again (a second pass, a redelivery): it does not continue itself.
+                self._tails[conversation] = entry
+                return redact(text)
+            result, tail = redact_continuing(text, entry[1] if entry else None)
+            if tail is not None:
+                self._tails[conversation] = (now, tail, digest)
+                while len(self._tails) > self.max_conversations:
+                    self._tails.popitem(last=False)
+            return result
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tails.clear()
+
+
+seed_tails = SeedTails()
+
+
+def _clean(text: str, conversation: Optional[Tuple[str, str]] = None) -> Tuple[str, Set[str]]:
     """The cleaned text and the kinds of secret hidden in it, now or by an earlier pass."""
-    result = redact(blank_control_characters(text))
+    blanked = blank_control_characters(text)
+    result = redact(blanked) if conversation is None else seed_tails.redact(conversation, blanked)
     kinds = set(result.kinds) | {kind for kind, marker in MARKERS.items() if marker in text}
     return defuse_payload(result.text), kinds
 
@@ -40,10 +94,15 @@ def clean_text(text: str) -> str:
 
 
 def clean_user_message(message: UserMessage) -> UserMessage:
-    """Clean ``message.text`` in place and flag a hidden secret in the metadata."""
+    """Clean ``message.text`` in place and flag a hidden secret in the metadata.
+
+    The start of the text is hidden too when it continues the conversation's
+    previous message into a seed phrase (``seed_tails``).
+    """
     if not isinstance(message.text, str):
         return message
-    message.text, kinds = _clean(message.text)
+    conversation = (str(message.input_channel or ""), str(message.sender_id))
+    message.text, kinds = _clean(message.text, conversation)
     if kinds:
         message.metadata = {**(message.metadata or {}), SECRET_METADATA_KEY: sorted(kinds)}
     return message
@@ -55,9 +114,9 @@ def gated(on_new_message: MessageHandler) -> MessageHandler:
     When the conversation store is down the message is kept in the spool, to be
     answered once it is back, and the user is told so: never a blank-slate answer.
     Conversations whose home is a worker process have their turn run there
-    (wallet_support/workers.py); the answer still goes out on this channel.
+    (rasa_server/workers.py); the answer still goes out on this channel.
     """
-    from wallet_support.workers import get_workers
+    from rasa_server.workers import get_workers
 
     async def handle(message: UserMessage) -> Any:
         message = clean_user_message(message)
@@ -72,8 +131,8 @@ def gated(on_new_message: MessageHandler) -> MessageHandler:
 
 async def keep_for_later(message: UserMessage) -> None:
     """Spool the message and tell the user, in their language, that it is kept."""
-    from wallet_support.settings import get_settings
-    from wallet_support.spool import get_spool
+    from settings import get_settings
+    from rasa_server.spool import get_spool
 
     reference = get_spool().keep(message.sender_id, message.text or "", message.input_channel, message.metadata)
     language = reply_language([message.text or ""], get_settings().default_language)

@@ -1,22 +1,55 @@
-"""The REST channel (``/webhooks/rest/webhook``) behind the input gate."""
+"""The REST channel (``/webhooks/rest/webhook``) behind the input gate.
+
+For server-to-server integrations: optional bearer-token authentication
+(``REST_CHANNEL_TOKEN``), and sender ids that belong to another channel (a
+Telegram chat, a widget session) are refused (channels/conversation_ids.py).
+Each message carries a hashed client address (``metadata.client``), so the desk
+can rate-limit escalations per client.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Optional, Text
+from typing import Any, Dict, Optional, Text
 
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.input_gate import MessageHandler, clean_text, gated
-from wallet_support.curated import bilingual
-from wallet_support.settings import get_settings
+from channels.conversation_ids import foreign_to_rest
+from channels.input_gate import SECRET_METADATA_KEY, MessageHandler, clean_text, gated
+from safety.tokens import token_matches
+from safety.widget_sessions import SessionSigner
+from answers.curated import bilingual
+from settings import get_settings
 
 
 def refuse(status: int, reason: str, response_name: str) -> HTTPResponse:
     return response.json({"error": reason, "message": bilingual(response_name)}, status=status)
+
+
+def _widget_sessions() -> SessionSigner:
+    return SessionSigner(get_settings().socketio.session_secret or "unset")
+
+
+def client_key(request: Request) -> str:
+    """A stable, non-reversible key of the caller's address (rate limits), never the address itself."""
+    address = request.remote_addr or request.ip or "unknown"
+    salt = get_settings().socketio.session_secret or get_settings().rasa_api_token or ""
+    return "ip-" + hashlib.sha256(f"{salt}:{address}".encode()).hexdigest()[:16]
+
+
+def check_auth(request: Request) -> Optional[HTTPResponse]:
+    """With REST_CHANNEL_TOKEN set, a 401 for a missing or wrong bearer token."""
+    expected = get_settings().rest_channel_token
+    if not expected:
+        return None
+    presented = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+    if token_matches(presented, expected):
+        return None
+    return response.json({"error": "missing or wrong bearer token"}, status=401)
 
 
 def check_body(request: Request) -> Optional[HTTPResponse]:
@@ -29,6 +62,9 @@ def check_body(request: Request) -> Optional[HTTPResponse]:
         return refuse(400, "'message' must be a string", "utter_bad_request")
     if "sender" in body and not isinstance(body["sender"], (str, int)):
         return refuse(400, "'sender' must be a string", "utter_bad_request")
+    reason = foreign_to_rest(str(body.get("sender", "")), _widget_sessions().verify)
+    if reason:
+        return refuse(403, reason, "utter_bad_request")
     if len(body["message"]) > get_settings().max_message_chars:
         return refuse(413, f"'message' is longer than {get_settings().max_message_chars} characters",
                       "utter_message_too_long")
@@ -43,6 +79,13 @@ class GatedRestInput(RestInput):
     bodies are refused before Rasa sees them.
     """
 
+    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+        supplied = super().get_metadata(request)
+        # A caller may not claim a hidden secret or another client: the gate and this channel set those.
+        kept = {k: v for k, v in (supplied or {}).items() if k not in (SECRET_METADATA_KEY, "client")} \
+            if isinstance(supplied, dict) else {}
+        return {**kept, "client": client_key(request)}
+
     def _extract_message(self, req: Request) -> Optional[Text]:
         text = super()._extract_message(req)
         return clean_text(text) if isinstance(text, str) else text
@@ -53,7 +96,7 @@ class GatedRestInput(RestInput):
         @blueprint.middleware("request")
         async def validate(request: Request) -> Optional[HTTPResponse]:
             if request.method == "POST" and request.path.endswith("/webhook"):
-                return check_body(request)
+                return check_auth(request) or check_body(request)
             return None
 
         return blueprint

@@ -29,9 +29,9 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from channels.input_gate import MessageHandler, gated
-from wallet_support.curated import bilingual
-from wallet_support.widget_sessions import SessionSigner
-from wallet_support.settings import get_settings
+from answers.curated import bilingual
+from safety.widget_sessions import SessionSigner
+from settings import get_settings
 
 logger = logging.getLogger(__name__)
 REFUSED_EVENT = "message_refused"

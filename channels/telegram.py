@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -37,10 +34,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.conversation_ids import telegram_chat, telegram_conversation
 from channels.input_gate import MessageHandler, gated
-from wallet_support.curated import bilingual
-from wallet_support.settings import PROJECT_ROOT, TelegramSettings, get_settings
-from wallet_support.tokens import token_matches
+from durable.queue import DurableQueue
+from answers.curated import bilingual
+from settings import PROJECT_ROOT, TelegramSettings, get_settings
+from safety.tokens import token_matches
 
 logger = logging.getLogger(__name__)
 
@@ -96,45 +95,56 @@ class HardenedTelegramOutput(OutputChannel):
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         for piece in split_message(text):
-            await self.api.call("sendMessage", {"chat_id": recipient_id, "text": piece})
+            await self.api.call("sendMessage", {"chat_id": telegram_chat(recipient_id), "text": piece})
 
     async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
                                      **kwargs: Any) -> None:
         pieces = split_message(text) or [" "]
         for piece in pieces[:-1]:
-            await self.api.call("sendMessage", {"chat_id": recipient_id, "text": piece})
+            await self.api.call("sendMessage", {"chat_id": telegram_chat(recipient_id), "text": piece})
         keyboard = [[{"text": str(b.get("title", ""))[:64],
                       "callback_data": str(b.get("payload", ""))[:MAX_CALLBACK_DATA_BYTES]}] for b in buttons]
-        await self.api.call("sendMessage", {"chat_id": recipient_id, "text": pieces[-1],
+        await self.api.call("sendMessage", {"chat_id": telegram_chat(recipient_id), "text": pieces[-1],
                                             "reply_markup": {"inline_keyboard": keyboard}})
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self.api.call("sendPhoto", {"chat_id": recipient_id, "photo": image})
+        await self.api.call("sendPhoto", {"chat_id": telegram_chat(recipient_id), "photo": image})
 
 
 class UpdateLedger:
-    """Which update_ids were handled, in SQLite, so redeliveries are not processed twice."""
+    """Which update_ids were handled, so redeliveries are not processed twice (a keyed durable queue).
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS telegram_updates (update_id INTEGER PRIMARY KEY,"
-                         " status TEXT NOT NULL, received_at REAL NOT NULL)")
-        self._lock = threading.Lock()
+    Each update_id is an entry keyed ``update:<id>``: pending and leased while it
+    is processed, ``done`` once handled, dead when its handling failed (the user
+    was told; Telegram must not redeliver it into a second failure). A redelivery
+    during a slow turn finds the lease running and is acknowledged as a
+    duplicate; once the lease has run out (or its holder on this machine has
+    died) the update is taken up again.
+    """
+
+    LEASE_SECONDS = 300.0
+
+    def __init__(self, path: Path, lease_seconds: float = LEASE_SECONDS) -> None:
+        self.lease_seconds = lease_seconds
+        self.queue = DurableQueue(path)
+        self.queue.adopt_legacy("telegram_updates",
+                                "SELECT NULL, 'update:' || update_id, NULL, json_object('update_id', update_id),"
+                                " CASE status WHEN 'done' THEN 'done' WHEN 'processing' THEN 'pending' ELSE 'dead' END,"
+                                " received_at, 0, CASE WHEN status = 'failed' THEN 'failed' END FROM telegram_updates")
 
     def begin(self, update_id: int) -> bool:
-        """True when this update must be processed now (never seen, or a crash interrupted it)."""
-        with self._lock:
-            row = self._db.execute("SELECT status FROM telegram_updates WHERE update_id = ?", (update_id,)).fetchone()
-            if row is not None and row[0] != "processing":
-                return False
-            self._db.execute("INSERT OR REPLACE INTO telegram_updates VALUES (?, 'processing', ?)", (update_id, time.time()))
-            return True
+        """True when this update must be processed now (never seen, or its processing lease ran out)."""
+        entry = self.queue.put({"update_id": update_id}, key=f"update:{update_id}")
+        return self.queue.claim_entry(entry.id, self.lease_seconds)
 
     def finish(self, update_id: int, status: str = "done") -> None:
-        with self._lock:
-            self._db.execute("UPDATE telegram_updates SET status = ? WHERE update_id = ?", (status, update_id))
+        entry = self.queue.get(f"update:{update_id}")
+        if entry is None:
+            return
+        if status == "done":
+            self.queue.ack(entry.id)
+        else:
+            self.queue.fail(entry.id, status, permanent=True)
 
 
 def _language(user: Optional[Dict[str, Any]]) -> str:
@@ -225,7 +235,7 @@ class HardenedTelegramInput(TelegramInput):
             await self.api.call("answerCallbackQuery", {"callback_query_id": query.get("id")})
             message = query.get("message") or {}
             if (message.get("chat") or {}).get("type") == "private" and isinstance(query.get("data"), str):
-                await self._to_bot(str(message["chat"]["id"]), query["data"], handle, out_channel, update)
+                await self._to_bot(message["chat"]["id"], query["data"], handle, out_channel, update)
             return
         message = update.get("message") or update.get("edited_message")
         if message is None:
@@ -245,13 +255,13 @@ class HardenedTelegramInput(TelegramInput):
             return
         text = message.get("text")
         if isinstance(text, str):
-            await self._to_bot(str(chat_id), text, handle, out_channel, update)
+            await self._to_bot(chat_id, text, handle, out_channel, update)
             return
         kind = next((k for k in NON_TEXT_KINDS if k in message), "attachment")
         await self._reply(chat_id, "utter_telegram_non_text", language)
-        await self._note_on_ticket(str(chat_id), kind, message)
+        await self._note_on_ticket(telegram_conversation(chat_id), kind, message)
         if isinstance(message.get("caption"), str) and message["caption"].strip():
-            await self._to_bot(str(chat_id), message["caption"], handle, out_channel, update)
+            await self._to_bot(chat_id, message["caption"], handle, out_channel, update)
 
     def _addressed_to_me(self, message: Dict[str, Any]) -> bool:
         username = (self.settings.bot_username or "").lstrip("@").lower()
@@ -259,13 +269,13 @@ class HardenedTelegramInput(TelegramInput):
         replied_to = ((message.get("reply_to_message") or {}).get("from") or {}).get("username", "").lower()
         return bool(username) and (f"@{username}" in text or replied_to == username)
 
-    async def _to_bot(self, sender_id: str, text: str, handle: MessageHandler, out_channel: OutputChannel,
+    async def _to_bot(self, chat_id: Any, text: str, handle: MessageHandler, out_channel: OutputChannel,
                       update: Dict[str, Any]) -> None:
         if len(text) > get_settings().max_message_chars:
             message = update.get("message") or update.get("edited_message") or {}
-            await self._reply(sender_id, "utter_message_too_long", _language(message.get("from")))
+            await self._reply(chat_id, "utter_message_too_long", _language(message.get("from")))
             return
-        await handle(UserMessage(text, out_channel, sender_id, input_channel=self.name(),
+        await handle(UserMessage(text, out_channel, telegram_conversation(chat_id), input_channel=self.name(),
                                  metadata={"telegram_update_id": update.get("update_id")}))
 
     async def _reply(self, chat_id: Any, response_name: str, language: str) -> None:
@@ -273,7 +283,7 @@ class HardenedTelegramInput(TelegramInput):
 
     async def _note_on_ticket(self, conversation_id: str, kind: str, message: Dict[str, Any]) -> None:
         """Agents can ask for the file on the ticket; we keep only a reference, never the content."""
-        from actions.desk_client import DeskUnavailable, get_desk_client
+        from deskapi.client import DeskUnavailable, get_desk_client
 
         desk = get_desk_client()
         if desk is None:

@@ -1,4 +1,4 @@
-"""The worker side of ``wallet_support/workers.py``: turns handed over by the front Rasa process.
+"""The worker side of ``rasa_server/workers.py``: turns handed over by the front Rasa process.
 
 Mounted only on worker processes (``credentials.worker.yml``), which listen on
 127.0.0.1. ``POST /webhooks/worker/webhook`` (Bearer ``RASA_WORKER_TOKEN``)
@@ -20,8 +20,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.input_gate import clean_user_message
-from wallet_support.tracker_guard import TrackerStoreUnavailable
-from wallet_support.workers import worker_token_ok
+from rasa_server.tracker_guard import TrackerStoreUnavailable
+from rasa_server.workers import worker_token_ok
 
 
 def _bad_request(reason: str) -> HTTPResponse:

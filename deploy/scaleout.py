@@ -163,9 +163,9 @@ action_endpoint:
   url: http://127.0.0.1:${{RASA_PORT}}/webhooks/action_gateway/webhook
   token: ${{ACTION_SERVER_TOKEN}}
 nlg:
-  type: wallet_support.nlg.BilingualNLG
+  type: rasa_server.nlg.BilingualNLG
 tracker_store:
-  type: wallet_support.tracker_store.CachingSQLTrackerStore
+  type: rasa_server.tracker_store.CachingSQLTrackerStore
   dialect: postgresql
   url: 127.0.0.1
   port: {ports.postgres}
@@ -198,6 +198,13 @@ class Deployment:
         pids[name] = process.pid
         self.pids_file.write_text(json.dumps(pids), encoding="utf-8")
         return process.pid
+
+    def _durable(self, name: str) -> Path:
+        """A spool or outbox file: under ``durable/``, named by process (not port) so that a restart,
+        even on other ports, finds what each process kept (as a pod finds its own volume claim)."""
+        folder = self.root / "durable"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
 
     def _pids(self) -> Dict[str, int]:
         return json.loads(self.pids_file.read_text()) if self.pids_file.exists() else {}
@@ -242,17 +249,18 @@ class Deployment:
                     "SOCKETIO_REDIS_URL": f"redis://127.0.0.1:{self.ports.redis}/2",
                     "SOCKETIO_PUBLIC_URL": f"http://127.0.0.1:{self.ports.nginx_rasa}",
                     "SOCKETIO_ALLOWED_ORIGINS": f"http://localhost:8080,http://127.0.0.1:{self.ports.desk}",
-                    "ESCALATION_OUTBOX_DB": str(self.root / "escalation_outbox.db"),
+                    "ESCALATION_OUTBOX_DB": str(self._durable("escalation_outbox.db")),
                     "SANIC_BACKLOG": "2048"}
         python = sys.executable
         for n, port in enumerate(self.action_ports):
             self._spawn(f"actions-{n + 1}", [python, "-m", "actions.server", "--port", str(port)],
-                        {**base_env, "ESCALATION_OUTBOX_DB": str(self.root / f"escalation_outbox_{port}.db")})
+                        {**base_env, "ESCALATION_OUTBOX_DB": str(self._durable(f"escalation_outbox.actions-{n + 1}.db"))})
         self._spawn("desk", [python, "-m", "desk", "serve", "--port", str(self.ports.desk), "--host", "127.0.0.1"], base_env)
         endpoints = _endpoints(self.root, self.ports)
         for n, port in enumerate(self.rasa_ports):
-            env = {**base_env, "RASA_PORT": str(port), "GATEWAY_OUTBOX_DB": str(self.root / f"gateway_outbox_{port}.db"),
-                   "MESSAGE_SPOOL_DB": str(self.root / f"message_spool_{port}.db"),
+            env = {**base_env, "RASA_PORT": str(port),
+                   "GATEWAY_OUTBOX_DB": str(self._durable(f"gateway_outbox.rasa-{n + 1}.db")),
+                   "MESSAGE_SPOOL_DB": str(self._durable(f"message_spool.rasa-{n + 1}.db")),
                    "TELEGRAM_DEDUPE_DB": str(self.root / "telegram.db")}  # one machine: one shared ledger file
             self._spawn(f"rasa-{n + 1}", [python, "-m", "rasa", "run", "--model", str(model), "--endpoints",
                                            str(endpoints), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
@@ -266,10 +274,14 @@ class Deployment:
         for port in self.rasa_ports:
             _wait(f"http://127.0.0.1:{port}/", deadline, f"Rasa on {port}")
         _wait(f"http://127.0.0.1:{self.ports.nginx_rasa}/", deadline, "nginx")
+        # DESK_API_TOKEN reaches only the bot's endpoints: operations get a supervisor-scoped token.
+        ops = subprocess.run([python, "-m", "desk", "create-token", "scaleout-ops"], env=base_env, cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=120, check=True)
         target = {"rasa_url": f"http://127.0.0.1:{self.ports.nginx_rasa}",
                   "rasa_processes": [f"http://127.0.0.1:{p}" for p in self.rasa_ports],
                   "desk_url": f"http://127.0.0.1:{self.ports.desk}", "rasa_token": tokens["RASA_API_TOKEN"],
-                  "desk_token": tokens["DESK_API_TOKEN"], "postgres_port": self.ports.postgres,
+                  "desk_token": tokens["DESK_API_TOKEN"], "ops_token": ops.stdout.strip().splitlines()[-1],
+                  "postgres_port": self.ports.postgres,
                   "redis_port": self.ports.redis, "ports": asdict(self.ports)}
         (self.root / "target.json").write_text(json.dumps(target, indent=1), encoding="utf-8")
         return target

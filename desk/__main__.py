@@ -13,7 +13,7 @@ from desk.db import Database, migrate
 from desk.oncall import OnCallAlerts
 from desk.rasa_client import RasaClient
 from desk.service import DeskError, DeskService
-from wallet_support.settings import DeskSettings, get_settings
+from desk.settings import DeskSettings, get_settings, get_socketio_settings
 
 
 def build_service(settings: DeskSettings) -> DeskService:
@@ -34,7 +34,7 @@ def serve(settings: DeskSettings, port: int, host: str, debug: bool) -> None:
     service = build_service(settings)
     desk = Desk(settings, service, RasaClient(settings.rasa_url, settings.rasa_api_token),
                 OnCallAlerts(settings.oncall_telegram_api_base, settings.oncall_telegram_bot_token,
-                             settings.oncall_telegram_chat_id, settings.url), get_settings().socketio)
+                             settings.oncall_telegram_chat_id, settings.url), get_socketio_settings())
     app = create_app(desk)
     logging.info("Agent desk on http://%s:%s/desk/ (database %s)", host, port, settings.database_url.split("@")[-1])
     app.run(host=host, port=port, workers=1, access_log=debug, debug=False)
@@ -116,6 +116,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     token_cmd = commands.add_parser("create-token", help="issue a bearer token for the JSON API (printed once)")
     token_cmd.add_argument("name")
     token_cmd.add_argument("--agent", help="act as this agent (default: the automation identity)")
+    deactivate_cmd = commands.add_parser("deactivate-agent", help="stop an account: no login, sessions and tokens end")
+    deactivate_cmd.add_argument("username")
+    revoke_cmd = commands.add_parser("revoke-token", help="revoke a bearer token by id, or every live token of a name")
+    revoke_cmd.add_argument("name_or_id")
+    commands.add_parser("tokens", help="list the bearer tokens (ids, names, agents; never the tokens)")
     shifts_cmd = commands.add_parser("shifts", help="print the shift plan, or replace it with --set JSON")
     shifts_cmd.add_argument("--set", dest="shifts_json")
     add_incident_commands(commands)
@@ -123,7 +128,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     logging.basicConfig(level=logging.DEBUG if getattr(args, "debug", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = get_settings().desk
+    settings = get_settings()
     try:
         if args.command == "serve":
             serve(settings, args.port or settings.port, args.host, args.debug)
@@ -136,6 +141,14 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(f"desk: created {agent.role} {agent.username!r}")
         elif args.command == "create-token":
             print(build_service(settings).create_api_token(args.name, args.agent))
+        elif args.command == "deactivate-agent":
+            agent = build_service(settings).deactivate_agent(args.username)
+            print(f"desk: deactivated {agent.username!r}; their sessions ended and tokens were revoked")
+        elif args.command == "revoke-token":
+            count = build_service(settings).revoke_token(args.name_or_id)
+            print(f"desk: revoked {count} token{'s' if count != 1 else ''}")
+        elif args.command == "tokens":
+            print(json.dumps({"tokens": build_service(settings).api_tokens()}, ensure_ascii=False, indent=1))
         elif args.command == "incident":
             run_incident_command(args, build_service(settings))
         elif args.command == "shifts":

@@ -28,8 +28,8 @@ from desk.models import (INCIDENT_STATUSES, Agent, Incident, IncidentContact, In
                          Ticket)
 from desk.schedule import utcnow
 from desk.service import ID_ALPHABET, DeskError
-from wallet_support.text import blank_control_characters
-from wallet_support.topics import FAQ_INTENTS
+from safety.text import blank_control_characters
+from answers.topics import FAQ_INTENTS
 
 MAX_TITLE_CHARS = 200
 MAX_MESSAGE_CHARS = 2000

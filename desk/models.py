@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -62,6 +62,14 @@ class Ticket(Base):
     escalations = Column(Integer, nullable=False, default=1)
     # Opened during an incident the user had already been told about (SPEC §4).
     incident_id = Column(Integer, ForeignKey("incidents.id"))
+    # The user sent a seed phrase or key that was hidden before it reached the bot or the desk.
+    secret_redacted = Column(Boolean, nullable=False, default=False, server_default=false())
+    # Hashed client address of the escalating message (REST metadata.client), when known.
+    client = Column(String(64))
+    # Opened beyond the per-client or per-conversation escalation limit: queued after the others, never paged.
+    flagged_flood = Column(Boolean, nullable=False, default=False, server_default=false())
+    # When on-call was last paged about this ticket (None: never, or every page so far failed).
+    paged_at = Column(DateTime)
 
     assignee = relationship(Agent, lazy="joined")
     incident = relationship("Incident", lazy="joined")
@@ -77,6 +85,7 @@ class Ticket(Base):
             postgresql_where=text("status != 'closed'"),
         ),
         Index("ix_tickets_queue", "status", "priority", "sla_deadline"),
+        Index("ix_tickets_client_created", "client", "created_at"),
     )
 
 

@@ -24,6 +24,7 @@ TICKET_CLOSED_INTENT = "desk_ticket_closed"
 INCIDENT_UPDATE_INTENT = "desk_incident_update"
 DESK_INTENTS = (AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT, INCIDENT_UPDATE_INTENT)
 TIMEOUT = aiohttp.ClientTimeout(total=30)
+SECRET_METADATA_KEY = "secret_redacted"  # channels.input_gate sets it on a message whose secret it hid
 
 
 class RasaUnavailable(Exception):
@@ -63,13 +64,19 @@ class RasaClient:
                     tracker = await response.json()
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise RasaUnavailable(f"Rasa unreachable: {error!r}") from error
-        lines = []
-        for event in tracker.get("events") or []:
-            if event.get("event") not in ("user", "bot") or not event.get("text"):
-                continue
-            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
-            if event.get("event") == "user" and intent in DESK_INTENTS:
-                continue  # desk triggers, not something the user said
-            lines.append({"from": event["event"], "text": event["text"], "intent": intent,
-                          "timestamp": event.get("timestamp")})
-        return lines
+        return transcript_lines(tracker)
+
+
+def transcript_lines(tracker: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """A tracker's user and bot messages; ``secret_redacted``: the channel hid a secret in it (its metadata flag)."""
+    lines = []
+    for event in tracker.get("events") or []:
+        if event.get("event") not in ("user", "bot") or not event.get("text"):
+            continue
+        intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+        if event.get("event") == "user" and intent in DESK_INTENTS:
+            continue  # desk triggers, not something the user said
+        lines.append({"from": event["event"], "text": event["text"], "intent": intent,
+                      "timestamp": event.get("timestamp"),
+                      "secret_redacted": bool((event.get("metadata") or {}).get(SECRET_METADATA_KEY))})
+    return lines

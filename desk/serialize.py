@@ -26,6 +26,7 @@ def ticket_summary(ticket: Ticket) -> Dict[str, Any]:
         "sla_deadline": iso(ticket.sla_deadline),
         "assignee": ticket.assignee.username if ticket.assignee else None,
         "incident": ticket.incident.public_id if ticket.incident else None,
+        "flagged_flood": bool(ticket.flagged_flood),
     }
 
 
@@ -52,6 +53,7 @@ def ticket_detail(ticket: Ticket) -> Dict[str, Any]:
         "outcome": ticket.outcome,
         "csat": ticket.csat,
         "escalations": ticket.escalations,
+        "secret_redacted": bool(ticket.secret_redacted),
         "messages": [message_json(m) for m in ticket.messages],
     }
 

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import bcrypt
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from desk.db import Database
-from desk.models import OUTCOMES, PRIORITIES, ROLES, Agent, ApiToken, Shift, Ticket, TicketMessage
+from desk.models import OUTCOMES, PRIORITIES, ROLES, Agent, ApiToken, Shift, Ticket, TicketMessage, WebSession
+from desk.passwords import check_password, hash_password, spend_check_time
 from desk.schedule import Eta, Schedule, ShiftWindow, estimate, format_hhmm, median, parse_hhmm, percentile, sla_deadline, utcnow
-from wallet_support.redaction import redact
-from wallet_support.settings import DeskSettings
-from wallet_support.text import blank_control_characters
+from safety.redaction import MARKERS, redact
+from desk.settings import DeskSettings
+from safety.text import blank_control_characters
 
 # Readable ids: no 0/O, 1/I/L, so a user can read one out over the phone.
 ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -45,8 +45,14 @@ class DeskError(Exception):
 
 def store_text(text: str) -> str:
     """Text as the desk keeps it: control characters blanked, secrets hidden, bounded."""
-    cleaned = redact(blank_control_characters(text or "")).text.strip()
-    return cleaned[:MAX_TEXT_CHARS]
+    return clean_text(text)[0]
+
+
+def clean_text(text: str) -> Tuple[str, bool]:
+    """``store_text`` of ``text``, and whether it hid a secret (here, or the channel's marker shows it did)."""
+    result = redact(blank_control_characters(text or ""))
+    hid_secret = result.found or any(marker in (text or "") for marker in MARKERS.values())
+    return result.text.strip()[:MAX_TEXT_CHARS], hid_secret
 
 
 def higher_priority(a: str, b: str) -> str:
@@ -126,10 +132,14 @@ class DeskService:
     # ----- escalation -----------------------------------------------------
     def escalate(self, conversation_id: str, priority: str, channel: str = "unknown", intent: Optional[str] = None,
                  language: str = "zh", details: Optional[Dict[str, str]] = None, text: Optional[str] = None,
-                 now: Optional[datetime] = None, incident_id: Optional[int] = None) -> Escalation:
+                 now: Optional[datetime] = None, incident_id: Optional[int] = None,
+                 client: Optional[str] = None) -> Escalation:
         """Open a ticket, or merge into the conversation's open one (priority only ever rises).
 
         ``incident_id`` links the ticket to an incident the user was told about and still wanted a person for.
+        ``client`` is the hashed address the message came from: a new ticket beyond the per-client or
+        per-conversation limit is still opened (never lose a real victim behind a shared address) but
+        flagged as a flood, queued after the others and never paged.
         """
         if priority not in PRIORITIES:
             raise DeskError(400, f"priority must be one of {', '.join(PRIORITIES)}")
@@ -137,6 +147,8 @@ class DeskService:
             raise DeskError(400, "conversation_id must be 1-255 characters")
         details = {k: store_text(str(v))[:128] for k, v in (details or {}).items() if k in ("chain", "tx_hash", "address") and v}
         now = now or utcnow()
+        client = client[:64] if isinstance(client, str) and client else None
+        stored, hid_secret = clean_text(text or "")
         for _attempt in range(5):
             try:
                 with self.db.session() as s:
@@ -146,9 +158,12 @@ class DeskService:
                         ticket = Ticket(public_id=_new_public_id(), conversation_id=conversation_id, channel=channel[:64],
                                         priority=priority, status="open", intent=intent, language=language if language in ("zh", "en") else "zh",
                                         created_at=now, sla_deadline=sla_deadline(now, priority, self.settings.sla_minutes),
-                                        escalations=1, incident_id=incident_id, **details)
+                                        escalations=1, incident_id=incident_id, client=client,
+                                        flagged_flood=self._over_escalation_limit(s, conversation_id, client, now), **details)
                         s.add(ticket)
                         s.flush()
+                        if ticket.flagged_flood and client:
+                            self._flag_recent_from(s, client, now)
                         s.add(TicketMessage(ticket_id=ticket.id, direction="system", created_at=now,
                                             text=f"escalated: {intent or 'unknown'} ({priority})"))
                     else:
@@ -156,8 +171,9 @@ class DeskService:
                         ticket.incident_id = ticket.incident_id or incident_id
                         s.add(TicketMessage(ticket_id=ticket.id, direction="system", created_at=now,
                                             text=f"escalated again: {intent or 'unknown'} ({priority})"))
-                    if text and store_text(text):
-                        s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=store_text(text), intent=intent, created_at=now))
+                    if stored:
+                        s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=stored, intent=intent, created_at=now))
+                    ticket.secret_redacted = ticket.secret_redacted or hid_secret
                     s.flush()
                     eta = self._eta(s, ticket, now)
                     s.refresh(ticket)
@@ -165,6 +181,23 @@ class DeskService:
             except IntegrityError:
                 continue  # a concurrent escalation of the same conversation, or an id collision: retry
         raise DeskError(503, "could not store the ticket, please retry")
+
+    def _escalation_window(self, now: datetime) -> datetime:
+        return now - timedelta(minutes=self.settings.escalation_window_minutes)
+
+    def _over_escalation_limit(self, s: Session, conversation_id: str, client: Optional[str], now: datetime) -> bool:
+        """Whether a new ticket now would exceed the per-conversation or per-client limit of the window."""
+        since = self._escalation_window(now)
+        recent = select(func.count(Ticket.id)).where(Ticket.created_at > since, Ticket.created_at <= now)
+        if s.scalar(recent.where(Ticket.conversation_id == conversation_id)) >= self.settings.escalations_per_conversation:
+            return True
+        return bool(client) and s.scalar(recent.where(Ticket.client == client)) >= self.settings.escalations_per_client
+
+    def _flag_recent_from(self, s: Session, client: str, now: datetime) -> None:
+        """A client over its limit is flooding: its other unclaimed tickets of the window queue last too."""
+        s.execute(update(Ticket).where(Ticket.client == client, Ticket.status == "open",
+                                       Ticket.created_at > self._escalation_window(now))
+                  .values(flagged_flood=True).execution_options(synchronize_session=False))
 
     def _merge(self, ticket: Ticket, priority: str, intent: Optional[str], details: Dict[str, str], now: datetime) -> None:
         ticket.escalations += 1
@@ -187,11 +220,13 @@ class DeskService:
         """1 + unclaimed tickets an agent would take before this one; 0 once claimed."""
         if ticket.status != "open":
             return 0
-        ahead = s.scalar(select(func.count(Ticket.id)).where(
-            Ticket.status == "open", Ticket.id != ticket.id,
-            (Ticket.priority < ticket.priority)
-            | ((Ticket.priority == ticket.priority) & (Ticket.sla_deadline < ticket.sla_deadline))
-            | ((Ticket.priority == ticket.priority) & (Ticket.sla_deadline == ticket.sla_deadline) & (Ticket.id < ticket.id))))
+        flood = bool(ticket.flagged_flood)
+        same = (Ticket.priority == ticket.priority) & Ticket.flagged_flood.is_(flood)
+        before = ((Ticket.priority < ticket.priority) | (same & (Ticket.sla_deadline < ticket.sla_deadline))
+                  | (same & (Ticket.sla_deadline == ticket.sla_deadline) & (Ticket.id < ticket.id)))
+        if flood:  # flood-flagged tickets wait behind every unflagged one of their priority
+            before = before | ((Ticket.priority == ticket.priority) & Ticket.flagged_flood.is_(False))
+        ahead = s.scalar(select(func.count(Ticket.id)).where(Ticket.status == "open", Ticket.id != ticket.id, before))
         return int(ahead or 0) + 1
 
     def minutes_per_ticket(self, s: Session) -> float:
@@ -229,7 +264,9 @@ class DeskService:
             if priority in PRIORITIES:
                 self._merge(ticket, priority, intent, {}, now)
                 ticket.escalations -= 1  # a message, not an escalation
-            s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=store_text(text) or "(empty)", intent=intent, created_at=now))
+            stored, hid_secret = clean_text(text)
+            ticket.secret_redacted = ticket.secret_redacted or hid_secret
+            s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=stored or "(empty)", intent=intent, created_at=now))
             s.flush()
             s.refresh(ticket)
             return ticket
@@ -295,7 +332,7 @@ class DeskService:
 
     # ----- what agents do -------------------------------------------------
     def queue(self, status: Optional[str] = "open") -> List[Ticket]:
-        """Not-closed tickets by priority, then SLA deadline (``status``: open, claimed, closed, all)."""
+        """Not-closed tickets by priority, flood-flagged last within it, then SLA deadline (``status``: open, claimed, closed, all)."""
         with self.db.session() as s:
             query = select(Ticket).options(joinedload(Ticket.assignee))
             if status == "open":
@@ -307,7 +344,7 @@ class DeskService:
             if status == "closed":
                 query = query.order_by(Ticket.closed_at.desc()).limit(200)
             else:
-                query = query.order_by(Ticket.priority, Ticket.sla_deadline, Ticket.id)
+                query = query.order_by(Ticket.priority, Ticket.flagged_flood, Ticket.sla_deadline, Ticket.id)
             return list(s.scalars(query).unique().all())
 
     def get(self, public_id: str) -> Ticket:
@@ -317,6 +354,25 @@ class DeskService:
             if ticket is None:
                 raise DeskError(404, f"no ticket {public_id!r}")
             return ticket
+
+    def mark_secret_redacted(self, public_id: str) -> None:
+        """Keep what a transcript showed: the user sent a secret that the channel hid."""
+        with self.db.session() as s:
+            s.execute(update(Ticket).where(Ticket.public_id == public_id).values(secret_redacted=True)
+                      .execution_options(synchronize_session=False))
+
+    def tickets_to_page(self, now: datetime, repage_after: timedelta) -> List[Ticket]:
+        """Not-closed, unflagged P1 tickets on-call has not been told about, and unclaimed ones not paged since ``repage_after``."""
+        with self.db.session() as s:
+            return list(s.scalars(select(Ticket).where(
+                Ticket.priority == "P1", Ticket.status.in_(OPEN_STATUSES), Ticket.flagged_flood.is_(False),
+                Ticket.paged_at.is_(None) | ((Ticket.status == "open") & (Ticket.paged_at <= now - repage_after)))
+                .order_by(Ticket.sla_deadline, Ticket.id)).unique().all())
+
+    def mark_paged(self, ticket_ids: Sequence[int], now: datetime) -> None:
+        with self.db.session() as s:
+            s.execute(update(Ticket).where(Ticket.id.in_(list(ticket_ids))).values(paged_at=now)
+                      .execution_options(synchronize_session=False))
 
     def claim(self, public_id: str, agent: Agent, now: Optional[datetime] = None) -> Ticket:
         now = now or utcnow()
@@ -363,6 +419,9 @@ class DeskService:
             ticket = self._get_for_update(s, public_id)
             if ticket.status == "closed":
                 raise DeskError(409, f"ticket {public_id} is already closed")
+            if ticket.status == "claimed" and ticket.assignee_id != agent.id and agent.role != "supervisor":
+                raise DeskError(403, f"ticket {public_id} is claimed by {ticket.assignee.username}: "
+                                     "only they or a supervisor can close it")
             ticket.status, ticket.closed_at, ticket.outcome = "closed", now, outcome
             if ticket.assignee_id is None:
                 ticket.assignee_id = agent.id
@@ -431,7 +490,7 @@ class DeskService:
             raise DeskError(400, f"{AUTOMATION_USERNAME!r} is reserved for API tokens")
         if not username or len(username) > 64:
             raise DeskError(400, "username must be 1-64 characters")
-        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+        hashed = hash_password(password)
         try:
             with self.db.session() as s:
                 agent = Agent(username=username, display_name=display_name or username, password_hash=hashed, role=role, active=True)
@@ -442,14 +501,50 @@ class DeskService:
             raise DeskError(409, f"agent {username!r} exists")
 
     def authenticate(self, username: str, password: str) -> Optional[Agent]:
+        """The active agent these credentials name, or None; the same bcrypt cost whether or not the name exists."""
         with self.db.session() as s:
             agent = s.scalars(select(Agent).where(Agent.username == username, Agent.active.is_(True))).first()
         if agent is None:
-            bcrypt.checkpw(b"timing", bcrypt.hashpw(b"equalizer", bcrypt.gensalt(4)))
+            spend_check_time(password)
             return None
-        if not agent.password_hash.startswith("$2"):
-            return None
-        return agent if bcrypt.checkpw(password.encode(), agent.password_hash.encode()) else None
+        return agent if check_password(password, agent.password_hash) else None
+
+    def deactivate_agent(self, username: str, now: Optional[datetime] = None) -> Agent:
+        """The agent can no longer log in; their sessions end and their tokens are revoked."""
+        if username == AUTOMATION_USERNAME:
+            raise DeskError(400, f"{AUTOMATION_USERNAME!r} is the automation identity: revoke its tokens instead")
+        now = now or utcnow()
+        with self.db.session() as s:
+            agent = s.scalars(select(Agent).where(Agent.username == username)).first()
+            if agent is None:
+                raise DeskError(404, f"no agent {username!r}")
+            agent.active = False
+            s.execute(delete(WebSession).where(WebSession.agent_id == agent.id))
+            s.execute(update(ApiToken).where(ApiToken.agent_id == agent.id, ApiToken.revoked_at.is_(None))
+                      .values(revoked_at=now))
+            return agent
+
+    def revoke_token(self, name_or_id: str, now: Optional[datetime] = None) -> int:
+        """Revoke the token with this id, or every live token with this name; returns how many."""
+        now = now or utcnow()
+        with self.db.session() as s:
+            match = ApiToken.name == name_or_id
+            if name_or_id.isdigit() and len(name_or_id) < 10:
+                match = match | (ApiToken.id == int(name_or_id))
+            rows = s.scalars(select(ApiToken).where(match, ApiToken.revoked_at.is_(None))).all()
+            if not rows:
+                raise DeskError(404, f"no live token named or numbered {name_or_id!r}")
+            for row in rows:
+                row.revoked_at = now
+            return len(rows)
+
+    def api_tokens(self) -> List[Dict[str, object]]:
+        """Every token without its hash: id, name, agent, created, revoked."""
+        with self.db.session() as s:
+            rows = s.execute(select(ApiToken, Agent.username).outerjoin(Agent, Agent.id == ApiToken.agent_id)
+                             .order_by(ApiToken.id)).all()
+            return [{"id": t.id, "name": t.name, "agent": username, "created_at": t.created_at.isoformat() + "Z",
+                     "revoked_at": t.revoked_at.isoformat() + "Z" if t.revoked_at else None} for t, username in rows]
 
     def agent_named(self, username: str) -> Agent:
         with self.db.session() as s:
@@ -475,11 +570,16 @@ class DeskService:
             s.add(ApiToken(name=name, token_hash=hash_token(token), agent_id=agent_id))
         return token
 
+    def is_bot_token(self, token: Optional[str]) -> bool:
+        """Whether ``token`` is DESK_API_TOKEN, the bot's: it reaches only the bot's own endpoints."""
+        return bool(token and self.settings.api_token
+                    and hmac.compare_digest(token.encode(), self.settings.api_token.encode()))
+
     def api_identity(self, token: Optional[str]) -> Optional[Agent]:
-        """The agent a bearer token acts as; an automation identity for DESK_API_TOKEN."""
+        """The agent a bearer token acts as (active agents only); an automation identity for DESK_API_TOKEN."""
         if not token:
             return None
-        if self.settings.api_token and hmac.compare_digest(token.encode(), self.settings.api_token.encode()):
+        if self.is_bot_token(token):
             return self.automation_agent()
         with self.db.session() as s:
             row = s.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))).first()
@@ -487,7 +587,8 @@ class DeskService:
                 return None
             if row.agent_id is None:
                 return self.automation_agent()
-            return s.get(Agent, row.agent_id)
+            agent = s.get(Agent, row.agent_id)
+            return agent if agent is not None and agent.active else None
 
     def automation_agent(self) -> Agent:
         """The identity of scripts (DESK_API_TOKEN, unbound tokens): a supervisor that cannot log in."""

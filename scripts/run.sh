@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Start the whole system on embedded defaults: action server, Rasa server, agent desk.
-# Trains first when no model matches the data. Ctrl-C stops what we started.
+# Trains first when no model matches the data, then runs them under supervisord, which
+# restarts any server that exits. Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
-RASA=.venv/bin/rasa
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 DESK_PORT=${DESK_PORT:-8080}
-# Rasa worker processes sharing the turns (wallet_support/workers.py): one per extra core.
+# Rasa worker processes sharing the turns (rasa_server/workers.py): one per extra core.
 RASA_WORKERS=${RASA_WORKERS:-1}
 RASA_WORKER_PORT=${RASA_WORKER_PORT:-5006}
 export DESK_URL=${DESK_URL:-http://127.0.0.1:$DESK_PORT} RASA_URL=${RASA_URL:-http://127.0.0.1:$RASA_PORT}
@@ -18,11 +18,24 @@ export RASA_PORT ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION
 # backlog resets them; measured with bench/surge_bench.py.
 export SANIC_BACKLOG=${SANIC_BACKLOG:-2048}
 
-mkdir -p var   # SQLite tracker store (endpoints.yml), generated secrets
+# Everything local (databases, secrets, logs, supervisord's config and socket) lives in var/;
+# RUN_VAR_DIR=/some/dir puts it elsewhere (tests run a whole second system that way).
+VAR=${RUN_VAR_DIR:-var}
+mkdir -p "$VAR"   # SQLite tracker store (endpoints.yml), generated secrets
+if [[ "$VAR" != var ]]; then
+  # The same files, under $VAR: endpoints.yml names var/ paths, settings.yml's are overridden.
+  sed "s#: var/#: $VAR/#" endpoints.yml > "$VAR/endpoints.yml"
+  export RUN_ENDPOINTS="$VAR/endpoints.yml"
+  export DESK_DATABASE_URL=${DESK_DATABASE_URL:-sqlite:///$VAR/desk.db}
+  export ESCALATION_OUTBOX_DB=${ESCALATION_OUTBOX_DB:-$VAR/escalation_outbox.db}
+  export GATEWAY_OUTBOX_DB=${GATEWAY_OUTBOX_DB:-$VAR/gateway_outbox.db}
+  export MESSAGE_SPOOL_DB=${MESSAGE_SPOOL_DB:-$VAR/message_spool.db}
+  export TELEGRAM_DEDUPE_DB=${TELEGRAM_DEDUPE_DB:-$VAR/telegram.db}
+fi
 bash scripts/train.sh
 
 # Local secrets: generated once, kept out of git, never printed.
-SECRETS=var/secrets.env
+SECRETS=$VAR/secrets.env
 if [[ ! -f "$SECRETS" ]]; then
   umask 077
   {
@@ -54,64 +67,15 @@ if [[ -z "${DESK_API_TOKEN:-}" ]]; then
     || echo "run: could not create the desk's admin account (it may exist already)" >&2
 fi
 
-pids=()
-stop_all() {
-  trap - INT TERM EXIT
-  if ((${#pids[@]})); then
-    echo
-    echo "run: stopping ${pids[*]}"
-    kill "${pids[@]}" 2>/dev/null || true
-    wait "${pids[@]}" 2>/dev/null || true
-  fi
-}
-trap stop_all INT TERM EXIT
-
-.venv/bin/python -m actions.server --port "$ACTIONS_PORT" &
-pids+=($!)
+# Supervision: supervisord (PyPI `supervisor`, pinned in requirements.lock) runs each server
+# as a program, restarts any that exits (a crash, kill -9) within seconds while the others
+# keep serving, and logs each to $VAR/log/<name>.log. SIGINT/SIGTERM (Ctrl-C) to it stops
+# them all, process groups included. Its config is generated from the same environment;
+# scripts/ready.py prints "ready" once every server answers.
 worker_urls=()
-for ((n = 0; n < RASA_WORKERS; n++)); do
-  port=$((RASA_WORKER_PORT + n))
-  worker_urls+=("http://127.0.0.1:$port")
-  # A worker forwards nothing and keeps its own outbox and spool (their loops run per process).
-  RASA_WORKER_URLS= GATEWAY_OUTBOX_DB=var/gateway_outbox.worker$n.db MESSAGE_SPOOL_DB=var/message_spool.worker$n.db \
-    "$RASA" run --model models --endpoints endpoints.yml --credentials credentials.worker.yml \
-    --port "$port" --interface 127.0.0.1 &
-  pids+=($!)
-done
+for ((n = 0; n < RASA_WORKERS; n++)); do worker_urls+=("http://127.0.0.1:$((RASA_WORKER_PORT + n))"); done
 export RASA_WORKER_URLS=$(IFS=,; echo "${worker_urls[*]}")
-"$RASA" run --model models --endpoints endpoints.yml --credentials credentials.yml --port "$RASA_PORT" \
-  --enable-api --auth-token="$RASA_API_TOKEN" &  # "=": a token may start with "-"
-pids+=($!)
-.venv/bin/python -m desk serve --port "$DESK_PORT" &
-pids+=($!)
-
-start=$(date +%s)
-ready() {
-  curl -fs "http://localhost:$RASA_PORT/" >/dev/null 2>&1 && curl -fs "http://localhost:$DESK_PORT/health" >/dev/null 2>&1 || return 1
-  for url in "${worker_urls[@]}"; do curl -fs "$url/webhooks/worker/health" >/dev/null 2>&1 || return 1; done
-}
-until ready; do
-  for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { echo "run: a server exited during start-up (pid $pid)" >&2; exit 1; }
-  done
-  sleep 1
-done
-cat <<MSG
-
-run: ready in $(( $(date +%s) - start )) s
-  action server   http://localhost:$ACTIONS_PORT/webhook   (pid ${pids[0]}; needs ACTION_SERVER_TOKEN)
-  Rasa workers    ${worker_urls[*]:-none}   (turns of a share of the conversations; RASA_WORKERS=$RASA_WORKERS)
-  Rasa server     http://localhost:$RASA_PORT              (pid ${pids[-2]})
-    health        http://localhost:$RASA_PORT/webhooks/action_gateway/health  (tracker store, action server, desk, backlogs)
-    REST          POST http://localhost:$RASA_PORT/webhooks/rest/webhook
-    socket.io     http://localhost:$RASA_PORT/socket.io
-    HTTP API      http://localhost:$RASA_PORT/status?token=…  (RASA_API_TOKEN in $SECRETS)
-  web widget      http://localhost:$DESK_PORT/widget/   (rasa-webchat over socket.io; phone-width page for the app's web view)
-  agent desk      http://localhost:$DESK_PORT/desk/    (pid ${pids[-1]}; user admin, password DESK_ADMIN_PASSWORD in $SECRETS)
-    JSON API      http://localhost:$DESK_PORT/api/tickets  (Authorization: Bearer \$DESK_API_TOKEN)
-  databases       var/tracker.db (Rasa's tracker store), var/desk.db (tickets), both SQLite
-  try:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"u1","message":"怎么创建钱包"}'
-Ctrl-C stops them all.
-MSG
-wait -n "${pids[@]}" || true
-echo "run: a server stopped or Ctrl-C was pressed; stopping the rest" >&2
+export RASA_WORKERS RASA_WORKER_PORT ACTIONS_PORT DESK_PORT RUN_VAR_DIR=$VAR
+mkdir -p "$VAR/log"
+.venv/bin/python scripts/supervisord_conf.py "$VAR" > "$VAR/supervisord.conf"
+exec .venv/bin/supervisord -c "$VAR/supervisord.conf"

@@ -8,12 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
+# The spaCy entity pipeline SpacyNLP loads (config.yml); rebuilt only when its inputs change.
+bash scripts/spacy.sh
 RASA=.venv/bin/rasa
 PROJECT=(--domain domain --data data --config config.yml --out models)
 
 inputs_hash() {
-  find config.yml domain data wallet_support -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.txt' -o -name '*.py' \) \
-    -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+  { find config.yml domain data nlu safety -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.txt' -o -name '*.py' \) \
+    -not -path '*/__pycache__/*' -print0; printf '%s\0' var/spacy/zh_wallet.inputs; } \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
 }
 
 HASH=$(inputs_hash)

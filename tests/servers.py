@@ -71,6 +71,7 @@ class RunningStack:
     commands: Dict[str, List[str]] = field(default_factory=dict)
     telegram_secret: str = ""
     env_overrides: Dict[str, Dict[str, str]] = field(default_factory=dict)  # per server name
+    _ops_token: str = ""
     worker_urls: List[str] = field(default_factory=list)
 
     def telegram_update(self, update: dict, secret: Optional[str] = None) -> requests.Response:
@@ -104,9 +105,17 @@ class RunningStack:
         urls.update({f"rasa-worker-{n}": f"{url}/webhooks/worker/health" for n, url in enumerate(self.worker_urls, 1)})
         return urls
 
+    def ops_token(self) -> str:
+        """A supervisor-scoped API token from ``python -m desk create-token`` (DESK_API_TOKEN is the bot's only)."""
+        if not self._ops_token:
+            created = self.desk_cli("create-token", f"tests-ops-{secrets.token_hex(3)}")
+            assert created.returncode == 0, created.stderr
+            self._ops_token = created.stdout.strip().splitlines()[-1]
+        return self._ops_token
+
     def desk(self, method: str, path: str, **kwargs) -> requests.Response:
-        """Call the desk's JSON API with DESK_API_TOKEN."""
-        headers = {"Authorization": f"Bearer {self.desk_token}", **kwargs.pop("headers", {})}
+        """Call the desk's JSON API as operations would (a supervisor-scoped CLI token)."""
+        headers = {"Authorization": f"Bearer {self.ops_token()}", **kwargs.pop("headers", {})}
         return requests.request(method, self.desk_url + path, headers=headers, timeout=30, **kwargs)
 
     def open_ticket(self, conversation_id: str, timeout: float = 30) -> Optional[dict]:
@@ -167,11 +176,12 @@ def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float)
 
 
 def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Optional[str] = None,
-                debug: bool = True, workers: int = 1) -> RunningStack:
+                debug: bool = True, workers: int = 1, extra_env: Optional[Dict[str, str]] = None) -> RunningStack:
     """Action server, Rasa (with ``workers`` worker processes, as `make run`) and the desk.
 
     Each with settings of its own: free ports, fresh SQLite files.
     ``debug``: DEBUG logging everywhere (the tests scan those logs for secrets); benchmarks turn it off.
+    ``extra_env``: more environment for every server (e.g. CHAIN_RPC_ETHEREUM for the transaction lookup).
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     rasa_port, actions_port, desk_port, *worker_ports = free_ports(3 + workers)
@@ -184,13 +194,13 @@ def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Opti
   url: "http://127.0.0.1:{rasa_port}/webhooks/action_gateway/webhook"
   token: ${{ACTION_SERVER_TOKEN}}
 nlg:
-  type: wallet_support.nlg.BilingualNLG
+  type: rasa_server.nlg.BilingualNLG
 tracker_store:
-  type: wallet_support.tracker_store.CachingSQLTrackerStore
+  type: rasa_server.tracker_store.CachingSQLTrackerStore
   dialect: sqlite
   db: {tracker_db}
 lock_store:
-  type: wallet_support.lock_store.FileLockStore
+  type: rasa_server.lock_store.FileLockStore
   path: {work_dir / "conversation.locks"}
 """,
         encoding="utf-8",
@@ -218,6 +228,7 @@ lock_store:
         "RASA_WORKER_URLS": ",".join(worker_urls),
         "RASA_WORKER_TOKEN": worker_token,
     }
+    env.update(extra_env or {})
     telegram_secret = secrets.token_urlsafe(24)
     if telegram_api:
         env.update(ONCALL_TELEGRAM_API_BASE=telegram_api, ONCALL_TELEGRAM_BOT_TOKEN=ONCALL_BOT_TOKEN,

@@ -11,8 +11,8 @@ from rasa.shared.core.constants import DEFAULT_INTENTS
 from rasa.shared.nlu.training_data.loading import load_data
 
 from tests.conftest import PROJECT_ROOT
-from wallet_support.payloads import INTERNAL_INTENTS
-from wallet_support.topics import FAQ_INTENTS
+from safety.payloads import INTERNAL_INTENTS
+from answers.topics import FAQ_INTENTS
 
 MIN_EXAMPLES = 30
 HOLDOUT = PROJECT_ROOT / "tests/nlu/holdout.yml"
@@ -71,7 +71,7 @@ def test_action_answer_faq_answers_exactly_the_faq_intents_and_each_has_its_answ
 
 def _responses_used_by_actions():
     source = "\n".join(
-        p.read_text(encoding="utf-8") for folder in ("actions", "channels") for p in (PROJECT_ROOT / folder).glob("*.py")
+        p.read_text(encoding="utf-8") for folder in ("actions", "answers", "channels", "rasa_server") for p in (PROJECT_ROOT / folder).glob("*.py")
     )
     # utter_default is sent by Rasa's own action_default_fallback (core fallback);
     # forms ask for their slots with utter_ask_<slot>, which the validator does not know.
@@ -104,3 +104,33 @@ def test_rasa_data_validate_is_clean():
             continue  # sent by a custom action or a channel, which Rasa's validator cannot see
         unexpected.append(line)
     assert not unexpected, "\n".join(unexpected)
+
+
+def _real_rows(path):
+    import csv
+
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\"))
+
+
+def test_the_real_heldout_split_is_never_trained_on(training_data):
+    """Whole threads are on one side only, and no held-out text is a training example."""
+    sources = _real_rows(PROJECT_ROOT / "data/real/sources.tsv")
+    heldout_urls = {r["url"] for r in sources if r["split"] == "heldout"}
+    train_urls = {r["url"] for r in sources if r["split"] == "train"}
+    assert heldout_urls and train_urls and not heldout_urls & train_urls
+    heldout = _real_rows(PROJECT_ROOT / "tests/nlu/real_heldout.tsv")
+    assert len(heldout) >= 300 and {r["url"] for r in heldout} == heldout_urls
+    trained = {" ".join(m.get("text").split()) for m in training_data.intent_examples}
+    leaked = [r["id"] for r in heldout if " ".join(r["text"].replace(" / ", " ").split()) in trained]
+    assert not leaked
+
+
+def test_every_real_training_example_has_its_source_url():
+    import yaml
+
+    sources = _real_rows(PROJECT_ROOT / "data/real/sources.tsv")
+    assert all(r["url"].startswith("https://") for r in sources)
+    real = yaml.safe_load((PROJECT_ROOT / "data/nlu/real_users.yml").read_text(encoding="utf-8"))["nlu"]
+    examples = sum(len([line for line in block["examples"].splitlines() if line.strip()]) for block in real)
+    assert examples == sum(r["split"] == "train" for r in sources)

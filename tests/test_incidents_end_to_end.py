@@ -170,7 +170,7 @@ def test_an_outage_flood_gets_the_notice_no_tickets_and_subscribers_hear_of_the_
         detail = stack.desk("GET", f"/api/incidents/{incident_id}").json()
         assert [u["status"] for u in detail["updates"]] == ["investigating", "resolved"]
         assert detail["updates"][-1]["notified"] is True
-        failed = stack.desk("GET", f"/api/conversations/{blocked}/incident-notices").json()["notices"]
+        failed = stack.desk("GET", f"/api/conversations/telegram:{blocked}/incident-notices").json()["notices"]
         assert len(failed) == 1  # still waiting to be retried, never marked sent
     finally:
         for user in socket_users:

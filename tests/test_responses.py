@@ -8,7 +8,7 @@ from rasa.shared.core.constants import DEFAULT_INTENTS
 from rasa.shared.core.domain import Domain
 
 from actions.clarify import NOT_TOPICS
-from wallet_support.settings import get_settings
+from settings import get_settings
 from tests.conftest import PROJECT_ROOT
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -149,7 +149,7 @@ def test_nginx_serves_rest_socketio_and_an_escalation_reaches_the_desk_on_postgr
     replies = send(scaleout["rasa_url"], sender, "我的USDT被人转走了，不是我操作的")
     assert any("T-" in (r.get("text") or "") for r in replies)
     tickets = requests.get(f"{scaleout['desk_url']}/api/tickets?status=open",
-                           headers={"Authorization": f"Bearer {scaleout['desk_token']}"}, timeout=30).json()["tickets"]
+                           headers={"Authorization": f"Bearer {scaleout['ops_token']}"}, timeout=30).json()["tickets"]
     mine = [t for t in tickets if t["conversation_id"] == sender]
     assert mine and mine[0]["priority"] == "P1"
 
@@ -162,7 +162,7 @@ def test_nginx_serves_rest_socketio_and_an_escalation_reaches_the_desk_on_postgr
         ticket_id = re.search(r"T-[2-9A-HJ-NP-Z]{6}", opened["text"]).group(0)
         # The agent's reply is triggered through nginx on whichever process; Redis carries it to the socket.
         sent = requests.post(f"{scaleout['desk_url']}/api/tickets/{ticket_id}/reply", json={"text": "您好，这里是客服。"},
-                             headers={"Authorization": f"Bearer {scaleout['desk_token']}"}, timeout=30)
+                             headers={"Authorization": f"Bearer {scaleout['ops_token']}"}, timeout=30)
         assert sent.status_code == 201, sent.text
         user.wait_for_text("您好，这里是客服", timeout=60)
     finally:

@@ -98,7 +98,7 @@ def test_non_text_messages_get_a_polite_request_for_text(stack, telegram, kind, 
 def test_a_photo_during_a_ticket_is_noted_on_the_ticket(stack, telegram):
     chat = 7200
     stack.telegram_update(private_message(chat, "我要人工客服"))
-    ticket = stack.open_ticket(chat)
+    ticket = stack.open_ticket(f"telegram:{chat}")
     assert ticket and ticket["channel"] == "telegram"
     stack.telegram_update(private_message(chat, photo=[{"file_id": "AgACproof", "width": 1, "height": 1}]))
     messages = stack.desk("GET", f"/api/tickets/{ticket['id']}").json()["messages"]
@@ -108,7 +108,7 @@ def test_a_photo_during_a_ticket_is_noted_on_the_ticket(stack, telegram):
 def test_agent_replies_reach_the_telegram_chat(stack, telegram):
     chat = 7300
     stack.telegram_update(private_message(chat, "我的币被盗了，不是我操作的"))
-    ticket = stack.open_ticket(chat)
+    ticket = stack.open_ticket(f"telegram:{chat}")
     mark = len(telegram.calls)
     assert stack.desk("POST", f"/api/tickets/{ticket['id']}/reply", json={"text": "您好，请提供被盗地址"}).status_code == 201
     replies = wait_sent(telegram, chat, mark)
@@ -184,3 +184,25 @@ def test_a_pasted_mnemonic_on_telegram_is_hidden_and_warned_about(stack, telegra
 
     # No run of 4 consecutive words: single English BIP-39 words ("act", "any") occur in any JSON.
     assert not leaked(words.split(), stored)
+
+
+def test_a_rest_caller_cannot_speak_in_a_telegram_users_conversation(stack, telegram):
+    """Chat ids are not secret: naming one over REST must not reach that user's ticket or replies."""
+    chat = 7600
+    stack.telegram_update(private_message(chat, "我的币被盗了，不是我操作的"))
+    ticket = stack.open_ticket(f"telegram:{chat}")
+    assert ticket and ticket["channel"] == "telegram"
+    for sender in (f"telegram:{chat}", f"Telegram:{chat}"):
+        refused = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook",
+                                json={"sender": sender, "message": "工单进度"}, timeout=30)
+        assert refused.status_code == 403 and "another channel" in refused.json()["error"]
+    # The bare chat id over REST is a different, REST-owned conversation: no ticket id of theirs leaks.
+    answer = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook",
+                           json={"sender": str(chat), "message": "工单进度"}, timeout=60)
+    assert answer.status_code == 200 and ticket["id"] not in " ".join(m.get("text", "") for m in answer.json())
+    # The agent's reply still goes to Telegram, not to the REST caller's conversation.
+    mark = len(telegram.calls)
+    assert stack.desk("POST", f"/api/tickets/{ticket['id']}/reply", json={"text": "请稍候"}).status_code == 201
+    assert wait_sent(telegram, chat, mark)
+    assert all(e.get("event") != "user" for e in stack.tracker_events(f"telegram:{chat}")
+               if e.get("input_channel") == "rest")

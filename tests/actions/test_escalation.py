@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from actions.desk_client import DeskUnavailable
+from deskapi.client import DeskUnavailable
 from actions.escalation import (
     ActionEscalate,
     ActionTicketStatus,
@@ -56,7 +56,7 @@ def test_without_a_desk_the_user_is_told_honestly_and_no_ticket_is_invented(make
 
 
 class FakeDesk:
-    """Stands in for actions.desk_client.DeskClient (the real one is exercised in tests/desk)."""
+    """Stands in for deskapi.client.DeskClient (the real one is exercised in tests/desk)."""
 
     def __init__(self, created=True, priority="P2", status="open", eta=7, next_shift=None, fail=False, open_ticket=True):
         self.payloads, self.status_asked = [], []
@@ -138,7 +138,7 @@ def test_nobody_on_shift_names_the_next_shift_in_local_time(make_tracker, dispat
 
 
 def test_an_unreachable_desk_keeps_the_escalation_on_disk(make_tracker, dispatcher, domain, tmp_path, monkeypatch):
-    from actions import outbox
+    from deskapi import outbox
 
     box = outbox.EscalationOutbox(tmp_path / "outbox.db")
     monkeypatch.setattr(outbox, "_outbox", box)

@@ -1,9 +1,9 @@
-"""The gateway's answers when the action server cannot answer (actions/fallback.py); the servers test the rest."""
+"""The gateway's answers when the action server cannot answer (answers/fallback.py); the servers test the rest."""
 
 import asyncio
 
-from actions.fallback import ActionFallback
-from actions.outbox import EscalationOutbox
+from answers.fallback import ActionFallback
+from deskapi.outbox import EscalationOutbox
 
 
 def request(next_action, intent, text="x", slots=None):

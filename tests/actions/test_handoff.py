@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from actions.desk_client import DeskUnavailable
+from deskapi.client import DeskUnavailable
 from actions.handoff import (
     ActionCancelHandoff,
     ActionDeliverAgentReply,

@@ -5,10 +5,10 @@ from typing import Any, Dict, List
 
 import pytest
 
-from actions.desk_client import DeskUnavailable
+from deskapi.client import DeskUnavailable
 from actions.escalation import ActionEscalate
-from actions.incidents import (ActionAnswerFaq, ActionDeliverIncidentUpdates, ActionIncidentSubscribe, board,
-                               covering_incident)
+from actions.incidents import ActionDeliverIncidentUpdates, ActionIncidentSubscribe
+from answers.faq import ActionAnswerFaq, board, covering_incident
 
 OUTAGE = {"id": "INC-ABCDE", "title": "App 无法连接", "status": "identified", "message_zh": "节点故障，正在切换。",
           "message_en": "A node failed; we are switching.", "intents": ["app_connectivity"], "chains": [],
@@ -17,7 +17,7 @@ TRON = {**OUTAGE, "id": "INC-TRONX", "title": "TRON 拥堵", "intents": ["stuck_
 
 
 class FakeDesk:
-    """Stands in for actions.desk_client.DeskClient (the real one runs in tests/test_incidents_end_to_end.py)."""
+    """Stands in for deskapi.client.DeskClient (the real one runs in tests/test_incidents_end_to_end.py)."""
 
     def __init__(self, incidents: List[Dict[str, Any]], refuse: int = 0) -> None:
         self.incidents = incidents

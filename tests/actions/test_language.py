@@ -1,6 +1,6 @@
 import pytest
 
-from actions.language import response_text, tracker_language
+from answers.language import response_text, tracker_language
 
 
 def test_chinese_message_gets_chinese(make_tracker):

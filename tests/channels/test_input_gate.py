@@ -4,7 +4,7 @@ from mnemonic import Mnemonic
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from channels.input_gate import SECRET_METADATA_KEY, clean_text, gated
-from wallet_support.redaction import MARKERS
+from safety.redaction import MARKERS
 
 
 def message(text, metadata=None):

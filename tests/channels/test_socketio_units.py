@@ -1,6 +1,6 @@
 """Pieces of the widget's socket.io channel that need no server."""
 
-from wallet_support.widget_sessions import SessionSigner
+from safety.widget_sessions import SessionSigner
 
 
 def test_widget_replies_keep_single_line_breaks_as_markdown_hard_breaks():

@@ -1,3 +1,5 @@
+import time
+
 from channels.telegram import UpdateLedger, split_message
 
 
@@ -19,11 +21,13 @@ def test_short_text_is_one_piece():
 
 
 def test_the_ledger_survives_a_reopen(tmp_path):
-    ledger = UpdateLedger(tmp_path / "t.db")
+    ledger = UpdateLedger(tmp_path / "t.db", lease_seconds=0.5)
     assert ledger.begin(7) is True
     ledger.finish(7)
     assert ledger.begin(7) is False
     assert ledger.begin(8) is True  # interrupted: still "processing"
     reopened = UpdateLedger(tmp_path / "t.db")
     assert reopened.begin(7) is False
-    assert reopened.begin(8) is True  # a crash mid-update is processed again on redelivery
+    assert reopened.begin(8) is False  # within its lease: a slow turn is not run twice
+    time.sleep(0.6)
+    assert reopened.begin(8) is True  # past the lease (a crash mid-update): processed again on redelivery

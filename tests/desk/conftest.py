@@ -2,7 +2,7 @@ import pytest
 
 from desk.db import Database, migrate
 from desk.service import DeskService
-from wallet_support.settings import DeskSettings, ShiftSetting
+from desk.settings import DeskSettings, ShiftSetting
 
 ALWAYS = (ShiftSetting(weekdays=tuple(range(7)), start="00:00", end="24:00", agents=2),)
 

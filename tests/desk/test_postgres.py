@@ -7,9 +7,9 @@ import sqlalchemy
 
 from desk.db import Database, migrate
 from desk.service import DeskService
+from desk.settings import DeskSettings
 from tests.desk.conftest import ALWAYS
 from tests.postgres import postgres_available, start_postgres
-from wallet_support.settings import DeskSettings
 
 pytestmark = pytest.mark.skipif(not postgres_available() and os.environ.get("CI") != "true",
                                 reason="Debian's postgresql package is not installed")

@@ -156,7 +156,7 @@ def test_metrics_sla_first_response_resolution_and_csat(service, agent):
 def test_passwords_are_hashed_and_checked(service, agent):
     with service.db.engine.connect() as connection:
         stored = connection.execute(sqlalchemy.text("select password_hash from agents where username='alice'")).scalar()
-    assert stored.startswith("$2") and "correct horse" not in stored
+    assert stored.startswith("sha256$$2") and "correct horse" not in stored  # bcrypt over SHA-256 (desk.passwords)
     assert service.authenticate("alice", "correct horse battery").username == "alice"
     assert service.authenticate("alice", "wrong password!!") is None
     assert service.authenticate("nobody", "correct horse battery") is None

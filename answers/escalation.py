@@ -1,0 +1,39 @@
+"""Building an escalation request from a conversation (rasa-sdk tracker).
+
+Used by ``action_escalate`` in the action server and by the gateway's fallback
+in the Rasa process, so both send the desk the same request.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+
+from answers.history import user_intents
+from answers.language import tracker_language
+from deskapi.escalations import EscalationRequest, decide_priority, lookup_details
+
+TRANSFER_SLOTS = ("chain", "tx_hash", "address")
+HANDOFF_FORM = "handoff_form"
+DETAILS_FORM = "transfer_details_form"
+DETAILS_ASKED = "transfer_details_asked"
+SKIPPED = "unknown"  # what transfer_details_form stores for a skipped answer
+LOOKUP_SLOT = "tx_lookup"  # set by action_lookup_transaction
+
+
+def build_request(tracker: Tracker) -> EscalationRequest:
+    intents = user_intents(tracker)
+    reasons = [i for i in intents if i not in (None, "request_human", "nlu_fallback")]
+    details = {slot: str(tracker.get_slot(slot)) for slot in TRANSFER_SLOTS
+               if tracker.get_slot(slot) and tracker.get_slot(slot) != SKIPPED}
+    details.update(lookup_details(tracker.get_slot(LOOKUP_SLOT)))  # what the bot looked up on chain
+    client = ((tracker.latest_message or {}).get("metadata") or {}).get("client")
+    return EscalationRequest(
+        conversation_id=tracker.sender_id,
+        priority=decide_priority(intents),
+        reason=reasons[-1] if reasons else intents[-1] if intents else None,
+        details=details,
+        channel=tracker.get_latest_input_channel() or "unknown",
+        language=tracker_language(tracker),
+        text=(tracker.latest_message or {}).get("text"),
+        client=client if isinstance(client, str) and client else None,
+    )

@@ -1,0 +1,38 @@
+"""Which channel owns a conversation id, so no channel can speak inside another's conversation.
+
+Telegram chat ids are not secret: a REST caller that sent ``{"sender": "<chat id>"}``
+used to land in that Telegram user's conversation (their ticket id, their handoff,
+and the agent's replies). Now each channel's ids live in its own namespace:
+
+- Telegram: ``telegram:<chat id>`` (the output channel strips the prefix to send);
+- the widget (socket.io): ids the server issued and signed (``<nonce>.<hmac>``);
+- REST: any other id; it may not start with a reserved prefix nor be a signed widget id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+TELEGRAM_PREFIX = "telegram:"
+# Prefixes no REST caller may use: reserved for channels that prove who the user is.
+RESERVED_PREFIXES = (TELEGRAM_PREFIX, "widget:", "worker:", "desk:")
+
+
+def telegram_conversation(chat_id: Any) -> str:
+    """The conversation id of a Telegram chat."""
+    return f"{TELEGRAM_PREFIX}{chat_id}"
+
+
+def telegram_chat(conversation_id: str) -> str:
+    """The Telegram chat id inside a conversation id (an unprefixed legacy id is the chat id itself)."""
+    return conversation_id[len(TELEGRAM_PREFIX):] if conversation_id.startswith(TELEGRAM_PREFIX) else conversation_id
+
+
+def foreign_to_rest(sender: str, is_widget_session: Optional[Any] = None) -> Optional[str]:
+    """Why a REST sender id may not be used (it belongs to another channel), or None."""
+    lowered = sender.strip().lower()
+    if any(lowered.startswith(prefix) for prefix in RESERVED_PREFIXES):
+        return "this conversation id belongs to another channel"
+    if is_widget_session is not None and is_widget_session(sender):
+        return "this conversation id belongs to the web widget"
+    return None

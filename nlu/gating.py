@@ -1,0 +1,99 @@
+"""Dialogue-state gating: intents that are answers win only when the bot asked the question.
+
+``give_rating`` ("5"), ``affirm`` ("对"), ``deny``, ``cancel_handoff`` and
+``incident_subscribe`` make sense only as answers to something the bot said.
+Classified on free text they attract short words and digits: "3号和4号两天了都没入账"
+was answered "thanks, no ticket to rate". So after the NLU pipeline, an answer
+intent the conversation did not ask for is replaced by the best other intent of
+the ranking, or by the fallback when that one is unsure. Internal ``desk_*``
+intents never come from a user's text.
+
+Runs in the Rasa process (``rasa_server.patches`` wraps the processor's parse,
+where the tracker is at hand); a pure function of the parse and the tracker.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional
+
+ANSWER_INTENTS = frozenset({"give_rating", "affirm", "deny", "cancel_handoff", "incident_subscribe"})
+INTERNAL_PREFIX = "desk_"
+FALLBACK = "nlu_fallback"
+# The FallbackClassifier's threshold in config.yml: below it the bot asks instead of guessing.
+FALLBACK_THRESHOLD = 0.4
+HANDOFF_LOOPS = frozenset({"handoff_form", "transfer_details_form"})
+RATING_QUESTIONS = frozenset({"utter_ask_csat"})
+
+
+def _events(tracker: Any) -> List[Any]:
+    return list(getattr(tracker, "events", None) or [])
+
+
+def _bot_turn(tracker: Any) -> List[Any]:
+    """What the bot said since the user's previous message."""
+    said: List[Any] = []
+    for event in reversed(_events(tracker)):
+        kind = getattr(event, "type_name", None)
+        if kind == "user":
+            break
+        if kind == "bot":
+            said.append(event)
+    return said
+
+
+def _asked_yes_no(turn: Iterable[Any]) -> bool:
+    for event in turn:
+        data = getattr(event, "data", None) or {}
+        text = (getattr(event, "text", None) or "").rstrip()
+        if data.get("buttons") or data.get("quick_replies") or text.endswith(("?", "？")):
+            return True
+    return False
+
+
+def _asked_rating(turn: Iterable[Any]) -> bool:
+    return any((getattr(e, "metadata", None) or {}).get("utter_action") in RATING_QUESTIONS for e in turn)
+
+
+def _escalated(tracker: Any) -> bool:
+    return any(getattr(e, "type_name", None) == "action" and getattr(e, "action_name", None) == "action_escalate"
+               for e in _events(tracker))
+
+
+def asked_for(intent: str, tracker: Optional[Any]) -> bool:
+    """Whether the conversation's state makes ``intent`` a plausible answer now."""
+    if intent.startswith(INTERNAL_PREFIX):
+        return False
+    if intent not in ANSWER_INTENTS:
+        return True
+    if tracker is None:
+        return False
+    turn = _bot_turn(tracker)
+    if intent == "give_rating":
+        return _asked_rating(turn)
+    if intent in ("affirm", "deny"):
+        return _asked_yes_no(turn)
+    if intent == "cancel_handoff":
+        loop = getattr(tracker, "active_loop_name", None)
+        return loop in HANDOFF_LOOPS or _escalated(tracker)
+    if intent == "incident_subscribe":
+        return bool(tracker.get_slot("incident")) if hasattr(tracker, "get_slot") else False
+    return True
+
+
+def gate(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:
+    """``parse`` with an unasked answer intent replaced by the best asked one, or the fallback."""
+    text = parse.get("text") or ""
+    intent = (parse.get("intent") or {}).get("name")
+    if not intent or text.startswith("/") or asked_for(intent, tracker):
+        return parse
+    ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+    allowed = [r for r in ranking if r.get("name") and asked_for(r["name"], tracker)]
+    result = dict(parse)
+    result["gated"] = intent
+    if allowed and float(allowed[0].get("confidence") or 0.0) >= FALLBACK_THRESHOLD:
+        result["intent"] = dict(allowed[0])
+    else:
+        confidence = float(allowed[0].get("confidence") or 0.0) if allowed else 0.0
+        result["intent"] = {"name": FALLBACK, "confidence": 1.0 - confidence}
+    result["intent_ranking"] = [result["intent"]] + [r for r in allowed if r.get("name") != result["intent"]["name"]]
+    return result

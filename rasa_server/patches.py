@@ -1,0 +1,88 @@
+"""Every change this project makes to Rasa's internals, installed through one function.
+
+Rasa 3.6 offers no hook for these, so they are applied to the loaded agent and to
+Rasa's classes once the server has started (the action gateway's
+``after_server_start`` listener calls :func:`install`). Read this list to know
+what differs from stock Rasa in this process:
+
+1. ``RemoteAction._validate_action_result`` uses a compiled validator
+   (``hot_path``): stock Rasa re-checked the schema on every action answer.
+2. The agent's ``FailSafeTrackerStore`` is replaced by ``StrictTrackerStore``
+   (``tracker_guard``): a failing store is reported, never swapped for memory.
+3. The agent's action endpoint is answered by the gateway in this process
+   (``action_gateway.InProcessActionEndpoint``): no HTTP hop to ourselves.
+4. ``rasa.server._load_agent`` (``PUT /model``) re-applies 2 and 3 to the new agent:
+   stock Rasa builds a new Agent, and the instance patches would be silently gone.
+5. ``MessageProcessor.parse_message`` triages long messages clause by clause
+   (``nlu.triage``) and gates answer intents by the dialogue state
+   (``nlu.gating``): both need the tracker, which NLU components never see.
+
+Each step is idempotent, so calling :func:`install` again (for example after a
+model reload built a new agent) is safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from nlu import gating, triage
+from rasa_server import hot_path, tracker_guard
+
+_stock_parse_message = MessageProcessor.parse_message
+
+
+async def parse_message(self: MessageProcessor, message: UserMessage,
+                        tracker: Optional[DialogueStateTracker] = None,
+                        only_output_properties: bool = True) -> Dict[Text, Any]:
+    """Rasa's parse, then clause triage and dialogue-state gating (the same for every caller)."""
+    parse = await _stock_parse_message(self, message, tracker, only_output_properties)
+    if self.http_interpreter is None:
+        context = tracker or DialogueStateTracker.from_events(message.sender_id or "triage", [])
+
+        def parse_clause(clause: str) -> Dict[Text, Any]:
+            clause_message = UserMessage(clause, sender_id=message.sender_id, input_channel=message.input_channel)
+            return self._parse_message_with_graph(clause_message, context, only_output_properties)
+
+        parse = triage.triage_parse(message.text or "", parse, parse_clause)
+    return gating.gate(parse, tracker)
+
+
+def install_parse() -> None:
+    """Only the parse (patch 4): what the NLU benchmarks need to score what users get."""
+    MessageProcessor.parse_message = parse_message  # type: ignore[assignment]
+
+
+def _patch_agent(agent: Any, gateway: Optional[Any]) -> None:
+    tracker_guard.install(agent)
+    if gateway is not None:
+        from rasa_server.action_gateway import route_actions_in_process
+
+        route_actions_in_process(agent, gateway)
+
+
+def _reapply_on_model_load(gateway: Optional[Any]) -> None:
+    """Wrap Rasa's model loader (``PUT /model``) so a reloaded agent is patched like the first."""
+    import rasa.server
+
+    loader = rasa.server._load_agent
+    original = getattr(loader, "__wrapped__", loader)
+
+    async def load_agent_patched(*args: Any, **kwargs: Any) -> Any:
+        agent = await original(*args, **kwargs)
+        _patch_agent(agent, gateway)
+        return agent
+
+    load_agent_patched.__wrapped__ = original  # type: ignore[attr-defined]
+    rasa.server._load_agent = load_agent_patched
+
+
+def install(agent: Any, gateway: Optional[Any] = None) -> None:
+    """Apply every patch to this process and ``agent`` (idempotent)."""
+    hot_path.install()
+    install_parse()
+    _patch_agent(agent, gateway)
+    _reapply_on_model_load(gateway)

@@ -1,0 +1,223 @@
+"""A SQL tracker store whose cost per turn does not grow with the conversation.
+
+Rasa's ``SQLTrackerStore`` reloads every event of the conversation's session on
+each message (JSON-decoding and replaying all of them) and counts them again
+to find what to save, so turn 400 costs many times turn 1. This store keeps
+recently used trackers in memory and, on each use, asks the database only for
+the conversation's newest event id: if nothing was written since (by this or
+another Rasa process) and the tracker holds no unsaved events, the kept tracker
+is used as it is and only its new events are written. Anything else, a write
+by another process or a turn that failed before saving, reloads from the
+database. The database stays the source of truth; the cache only saves work.
+
+Past ``compact_above`` events a session is compacted (a snapshot of its state, then its
+recent turns) by a pure function of the session's stored events, applied alike to a tracker
+kept in memory and to one read from the database: what the policies see does not depend on
+whether the cache held the conversation (tests/rasa_server/test_tracker_cache_consistency.py).
+
+Configured in ``endpoints.yml`` as ``type: rasa_server.tracker_store.CachingSQLTrackerStore``
+with the usual SQL settings (``dialect``, ``db``, ``url``…) plus ``cache_size``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Iterator, List, Optional, Sequence, Text, Tuple
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.events import (
+    ActionExecuted, ActiveLoop, ConversationPaused, Event, SessionStarted, SlotSet, UserUttered, deserialise_events,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Kept:
+    tracker: DialogueStateTracker
+    saved_events: int  # how many of tracker.events are in the database
+    newest_id: Optional[int]  # the conversation's newest event id when we last read or wrote it
+    dropped: int = 0  # how many of the session's first events the snapshot stands for (0: not compacted)
+    snapshot: int = 0  # how many of tracker.events are that snapshot (they are not in the database)
+
+
+def compaction_cut(tail: Sequence[Event], dropped: int, compact_above: int, keep_events: int) -> int:
+    """Where the kept part of a session starts, as an index into the session's stored events.
+
+    A pure function of the session's events: ``tail`` is the session from index ``dropped``
+    on (the whole session when ``dropped`` is 0). Up to ``compact_above`` events nothing is
+    dropped; beyond, the cut moves forward in steps of half ``compact_above - keep_events``
+    events (room for the snapshot: the kept tracker stays within ``compact_above``),
+    to the first user message at or after ``total - keep_events`` rounded down to a step (the
+    latest user message before it if there is none), with the ``action_listen`` before it. It
+    never moves back and depends only on events at or after the previous cut, so a kept tracker
+    (snapshot + tail) and the full session read from the database give the same cut.
+    """
+    total = dropped + len(tail)
+    if total <= compact_above:
+        return dropped
+    step = max(1, (compact_above - keep_events) // 2)
+    target = ((total - keep_events) // step) * step
+    users = [dropped + n for n, event in enumerate(tail) if isinstance(event, UserUttered)]
+    if not users:
+        return dropped
+    cut = next((n for n in users if n >= target), users[-1])
+    previous = cut - 1 - dropped
+    if previous >= 0 and isinstance(tail[previous], ActionExecuted) and tail[previous].action_name == ACTION_LISTEN_NAME:
+        cut -= 1
+    return max(cut, dropped)
+
+
+class CachingSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, cache_size: int = 5000, compact_above: int = 160, keep_events: int = 80,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache_size = int(cache_size)
+        self.compact_above = int(compact_above)
+        self.keep_events = int(keep_events)
+        self._kept: "OrderedDict[str, _Kept]" = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def _newest_id(self, sender_id: Text) -> Optional[int]:
+        with self.session_scope() as session:
+            return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+
+    def _event_query(self, session: Any, sender_id: Text, fetch_events_from_all_sessions: bool) -> Any:
+        """The conversation's events, or its latest session's: from the ``action_session_start`` before
+        its latest ``SessionStarted``, in the order they were stored.
+
+        The stock store cuts the latest session by timestamp, which drops that
+        ``action_session_start`` (Rasa stamps the action before the events it returned) and
+        depends on the clocks of every process that wrote. By insertion order the session read
+        here is exactly the event list a Rasa process holds in memory for it, so a tracker
+        read from the database and one kept by the cache are built from the same events.
+        """
+        query = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id)
+        if not fetch_events_from_all_sessions:
+            first = self._session_first_id(session, sender_id)
+            if first is not None:
+                query = query.filter(self.SQLEvent.id >= first)
+        return query.order_by(self.SQLEvent.id)
+
+    def _session_first_id(self, session: Any, sender_id: Text) -> Optional[int]:
+        of_sender = self.SQLEvent.sender_id == sender_id
+        started = session.query(sa.func.max(self.SQLEvent.id)).filter(
+            of_sender, self.SQLEvent.type_name == SessionStarted.type_name).scalar()
+        if started is None:
+            return None
+        before = session.query(self.SQLEvent.id, self.SQLEvent.type_name, self.SQLEvent.action_name).filter(
+            of_sender, self.SQLEvent.id < started).order_by(self.SQLEvent.id.desc()).first()
+        if before is not None and before.type_name == ActionExecuted.type_name \
+                and before.action_name == ACTION_SESSION_START_NAME:
+            return before.id
+        return started
+
+    def _keep(self, sender_id: Text, tracker: DialogueStateTracker, newest_id: Optional[int],
+              dropped: int = 0, snapshot: int = 0) -> None:
+        """Keep ``tracker`` (``snapshot`` events standing for the session's first ``dropped``), compacted."""
+        tail = itertools.islice(tracker.events, snapshot, None)
+        if any(isinstance(event, SessionStarted) and dropped + n > 1 for n, event in enumerate(tail)):
+            # A new session began in this object: the stock store holds only the latest session,
+            # so reload it from the database next time rather than keep the old sessions' events.
+            self._kept.pop(sender_id, None)
+            return
+        compacted = self._compact(sender_id, list(tracker.events), dropped, snapshot)
+        if compacted is not None:
+            tracker, dropped, snapshot = compacted
+        self._kept[sender_id] = _Kept(tracker, len(tracker.events), newest_id, dropped, snapshot)
+        self._kept.move_to_end(sender_id)
+        while len(self._kept) > self.cache_size:
+            self._kept.popitem(last=False)
+
+    def _compact(self, sender_id: Text, events: List[Event], dropped: int,
+                 snapshot: int) -> Optional[Tuple[DialogueStateTracker, int, int]]:
+        """A long conversation as the dialogue needs it: the state of its older part, then its recent turns.
+
+        Rasa's policies featurize every event of the tracker on every turn, so even a
+        kept tracker costs more as it grows. Past ``compact_above`` events the tracker
+        is rebuilt from a snapshot (every slot that differs from its initial value, the
+        active loop, a pause, as they stood at the cut) plus the session's events from
+        the cut (``compaction_cut``) on. It is what a new session with carried-over
+        slots gives, without forgetting the recent turns; the database keeps every event
+        (the desk's transcript reads it). The result is a function of the session's
+        events only: a tracker read from the database (``retrieve`` on a miss) and one
+        kept in memory and compacted turn after turn are the same, so the policies see
+        the same history whatever the cache holds.
+        """
+        cut = compaction_cut(events[snapshot:], dropped, self.compact_above, self.keep_events)
+        if cut == dropped:
+            return None  # nothing more to drop: keep it as it is
+        at = snapshot + cut - dropped  # the cut, as an index into ``events``
+        before = DialogueStateTracker.from_events(sender_id, events[:at], self.domain.slots)
+        stamp = events[at].timestamp
+        state: List[Event] = [SessionStarted(timestamp=stamp)]
+        state += [SlotSet(name, slot.value, timestamp=stamp)
+                  for name, slot in before.slots.items() if slot.value != slot.initial_value]
+        if before.active_loop_name:
+            state.append(ActiveLoop(before.active_loop_name, timestamp=stamp))
+        if before.is_paused():
+            state.append(ConversationPaused(timestamp=stamp))
+        compacted = DialogueStateTracker.from_events(sender_id, state + events[at:], self.domain.slots)
+        return compacted, cut, len(state)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        newest_id = self._newest_id(sender_id)
+        kept = self._kept.get(sender_id)
+        if kept is not None and kept.newest_id == newest_id and kept.saved_events == len(kept.tracker.events):
+            self.hits += 1
+            self._kept.move_to_end(sender_id)
+            return kept.tracker
+        self.misses += 1
+        self._kept.pop(sender_id, None)
+        # The latest session, as the stock store reads it, compacted exactly as a kept tracker
+        # would be; the events are decoded once and replayed once.
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            events = deserialise_events([json.loads(row.data) for row in rows])
+        if not self.domain or not events:
+            return None
+        compacted = self._compact(sender_id, events, 0, 0)
+        tracker, dropped, snapshot = compacted or (
+            DialogueStateTracker.from_events(sender_id, events, self.domain.slots), 0, 0)
+        self._keep(sender_id, tracker, newest_id, dropped, snapshot)
+        return tracker
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        kept = self._kept.get(tracker.sender_id)
+        if kept is not None and kept.tracker is tracker and kept.saved_events <= len(tracker.events):
+            return itertools.islice(tracker.events, kept.saved_events, len(tracker.events))
+        return super()._additional_events(session, tracker)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's ``SQLTrackerStore.save``, taking the newest id from its own insert instead of asking again."""
+        await self.stream_events(tracker)
+        try:
+            with self.session_scope() as session:
+                rows = [self._row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
+                session.add_all(rows)
+                session.flush()  # assigns the ids
+                newest_id = max((row.id for row in rows), default=None)
+                session.commit()
+        except Exception:
+            self._kept.pop(tracker.sender_id, None)  # unknown state: the next turn reloads
+            raise
+        kept = self._kept.get(tracker.sender_id)
+        ours = kept if kept is not None and kept.tracker is tracker else None
+        if newest_id is None:  # nothing new: the conversation's newest id is unchanged, unless never known
+            newest_id = ours.newest_id if ours is not None else self._newest_id(tracker.sender_id)
+        self._keep(tracker.sender_id, tracker, newest_id, *((ours.dropped, ours.snapshot) if ours else (0, 0)))
+
+    def _row(self, sender_id: Text, event: Event) -> Any:
+        data = event.as_dict()
+        return self.SQLEvent(sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                             intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                             action_name=data.get("name"), data=json.dumps(data))

@@ -1,0 +1,86 @@
+"""A seed phrase pasted over several messages of one conversation is caught at the gate."""
+
+import asyncio
+
+from tests.seeds import mnemonic
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+from channels.input_gate import SECRET_METADATA_KEY, SeedTails, gated, seed_tails
+from safety.redaction import MARKERS
+
+
+def send(texts, sender="seed-tail-user", channel="rest"):
+    seed_tails.clear()
+    received = []
+
+    async def on_new_message(msg):
+        received.append(msg)
+
+    async def run():
+        handle = gated(on_new_message)
+        for text in texts:
+            await handle(UserMessage(text, CollectingOutputChannel(), sender, input_channel=channel))
+
+    asyncio.run(run())
+    return received
+
+
+def flagged(message):
+    return (message.metadata or {}).get(SECRET_METADATA_KEY) == ["mnemonic"]
+
+
+def test_english_six_plus_six_across_two_messages():
+    words = mnemonic("english").split()
+    first, second = send([" ".join(words[:6]), " ".join(words[6:])])
+    for message, part in ((first, words[:6]), (second, words[6:])):
+        assert message.text == MARKERS["mnemonic"] and flagged(message)
+        assert not any(w in message.text for w in part)
+
+
+def test_english_four_plus_four_plus_four_across_three_messages():
+    words = mnemonic("english").split()
+    first, second, third = send([" ".join(words[:4]), " ".join(words[4:8]), " ".join(words[8:])])
+    assert first.text == " ".join(words[:4])  # already stored before the rest arrives; cannot be unsent
+    for message in (second, third):
+        assert message.text == MARKERS["mnemonic"] and flagged(message)
+
+
+def test_chinese_six_plus_six_across_two_messages():
+    for language in ("chinese_simplified", "chinese_traditional"):
+        chars = mnemonic(language).split()
+        # unspaced: the second half completes a checksum-valid phrase
+        _, second = send(["".join(chars[:6]), "".join(chars[6:])])
+        assert second.text == MARKERS["mnemonic"] and flagged(second)
+        # one character at a time: each half is already a partial seed
+        first, second = send([" ".join(chars[:6]), "，".join(chars[6:])])
+        assert first.text == second.text == MARKERS["mnemonic"] and flagged(first) and flagged(second)
+
+
+def test_numbered_halves_across_messages():
+    words = mnemonic("english").split()
+    texts = ["\n".join(f"{i + 1}. {w}" for i, w in enumerate(words[:4])),
+             "\n".join(f"{i + 5}) {w.capitalize()}" for i, w in enumerate(words[4:8]))]
+    first, second = send(texts)
+    assert not first.metadata and flagged(second)
+    assert not any(w.capitalize() in second.text for w in words[4:8])
+
+
+def test_other_conversations_and_ordinary_messages_are_untouched():
+    words = mnemonic("english").split()
+    received = send([" ".join(words[:4])], sender="a") + send([" ".join(words[4:8])], sender="b")
+    assert [m.text for m in received] == [" ".join(words[:4]), " ".join(words[4:8])]
+    texts = ["I want to transfer my token", "to another wallet please help", "怎么创建钱包", "thank you"]
+    assert [m.text for m in send(texts)] == texts
+
+
+def test_the_tails_are_bounded_and_expire():
+    now = [0.0]
+    tails = SeedTails(max_conversations=2, ttl_seconds=60, clock=lambda: now[0])
+    words = mnemonic("english").split()
+    for sender in "abc":
+        tails.redact(("rest", sender), " ".join(words[:4]))
+    assert len(tails) == 2
+    assert not tails.redact(("rest", "a"), " ".join(words[4:8])).found  # "a" was dropped
+    assert tails.redact(("rest", "c"), " ".join(words[4:8])).found
+    now[0] = 1000.0
+    assert not tails.redact(("rest", "c"), " ".join(words[8:])).found  # expired

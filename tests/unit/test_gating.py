@@ -1,0 +1,55 @@
+"""Answer intents win only when the bot asked for them (nlu/gating.py), in both directions."""
+
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from nlu.gating import gate
+
+
+def parse(text, *ranking):
+    ranked = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    return {"text": text, "intent": dict(ranked[0]), "intent_ranking": ranked, "entities": []}
+
+
+def tracker(*events):
+    return DialogueStateTracker.from_events("u", [UserUttered("hi"), *events])
+
+
+def test_a_digit_is_not_a_rating_when_nobody_asked():
+    gated = gate(parse("3号和4号两天了都没入账", ("give_rating", 0.7), ("deposit_not_received", 0.25)), tracker())
+    assert gated["intent"]["name"] == "nlu_fallback"  # the runner-up is unsure: ask, never "thanks for rating"
+    gated = gate(parse("3号转的还没到", ("give_rating", 0.5), ("deposit_not_received", 0.45)), tracker())
+    assert gated["intent"]["name"] == "deposit_not_received"
+    assert gated["gated"] == "give_rating"
+
+
+def test_a_rating_counts_right_after_the_bot_asked_for_it():
+    asked = tracker(ActionExecuted("action_ticket_closed"),
+                    BotUttered("请打分", metadata={"utter_action": "utter_ask_csat"}))
+    assert gate(parse("5", ("give_rating", 0.9), ("thanks", 0.05)), asked)["intent"]["name"] == "give_rating"
+
+
+def test_yes_and_no_need_a_question():
+    assert gate(parse("对的", ("affirm", 0.9), ("thanks", 0.05)), tracker())["intent"]["name"] == "nlu_fallback"
+    asked = tracker(BotUttered("这是交易哈希吗？", data={"buttons": [{"title": "是", "payload": "/affirm"}]}))
+    assert gate(parse("对的", ("affirm", 0.9), ("thanks", 0.05)), asked)["intent"]["name"] == "affirm"
+
+
+def test_cancelling_a_handoff_needs_one():
+    assert gate(parse("取消", ("cancel_handoff", 0.8), ("deny", 0.1)), tracker())["intent"]["name"] == "nlu_fallback"
+    in_handoff = tracker(ActiveLoop("handoff_form"))
+    assert gate(parse("取消人工", ("cancel_handoff", 0.8)), in_handoff)["intent"]["name"] == "cancel_handoff"
+    escalated = tracker(ActionExecuted("action_escalate"))
+    assert gate(parse("取消人工", ("cancel_handoff", 0.8)), escalated)["intent"]["name"] == "cancel_handoff"
+
+
+def test_subscribing_needs_an_incident_notice():
+    assert gate(parse("通知我", ("incident_subscribe", 0.8)), tracker())["intent"]["name"] == "nlu_fallback"
+    notified = tracker(SlotSet("incident", "INC-ABCDE"))
+    assert gate(parse("通知我", ("incident_subscribe", 0.8)), notified)["intent"]["name"] == "incident_subscribe"
+
+
+def test_internal_intents_never_come_from_text_and_buttons_pass():
+    assert gate(parse("desk", ("desk_agent_reply", 0.9), ("greet", 0.6)), tracker())["intent"]["name"] == "greet"
+    assert gate(parse("/give_rating", ("give_rating", 1.0)), tracker())["intent"]["name"] == "give_rating"
+    assert gate(parse("怎么创建钱包", ("create_wallet", 0.9)), None)["intent"]["name"] == "create_wallet"

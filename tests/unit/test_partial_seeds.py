@@ -1,0 +1,92 @@
+"""Part of a seed phrase (six words or more of the word list) is hidden like a whole one."""
+
+import pytest
+from tests.seeds import mnemonic
+
+from safety.redaction import MARKERS, redact, redact_continuing
+
+LANGUAGES = ("english", "chinese_simplified", "chinese_traditional")
+
+
+def words(language="english", strength=128):
+    return mnemonic(language, strength).split(" ")
+
+
+def leaked(part, text):
+    """Any two consecutive words of ``part`` still in ``text``."""
+    return any(" ".join(part[i:i + 2]) in text or "".join(part[i:i + 2]) in text for i in range(len(part) - 1))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_eleven_of_twelve_words_in_one_message_are_hidden(language):
+    for _ in range(10):
+        phrase = words(language)
+        del phrase[5]
+        for text in (" ".join(phrase), "，".join(phrase), "\n".join(phrase)):
+            result = redact(text)
+            assert result.kinds == {"mnemonic"} and not leaked(phrase, result.text), text
+
+
+def test_eleven_unspaced_chinese_characters_are_hidden():
+    """Random draws: about 1 in 100 reads like a sentence to jieba (bench/secrets_bench.py measures it)."""
+    for language in LANGUAGES[1:]:
+        parts = ["".join(words(language)[:11]) for _ in range(100)]
+        hidden = sum(redact(part).text == MARKERS["mnemonic"] for part in parts)
+        assert hidden >= 95, [p for p in parts if redact(p).text != MARKERS["mnemonic"]]
+
+
+@pytest.mark.parametrize("numbering", [
+    lambda i, w: f"{i}. {w}", lambda i, w: f"{i}) {w}", lambda i, w: f"({i}) {w}", lambda i, w: f"{i}、{w}",
+    lambda i, w: "①②③④⑤⑥⑦⑧⑨⑩⑪⑫"[i - 1] + w, lambda i, w: f"#{i} {w}", lambda i, w: f"{i}.{w}",
+])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_numbered_partial_phrases_are_hidden(numbering, language):
+    phrase = words(language)[:8]
+    for joiner in (" ", "\n", ", "):
+        text = joiner.join(numbering(i + 1, w) for i, w in enumerate(phrase))
+        result = redact(text)
+        assert result.kinds == {"mnemonic"} and not leaked(phrase, result.text), text
+
+
+def test_six_words_in_any_case_and_mixed_separators_are_hidden():
+    phrase = words()[:6]
+    for text in (" ".join(phrase).upper(), " ".join(w.capitalize() for w in phrase),
+                 f"{phrase[0]}, {phrase[1]}\n{phrase[2]}、{phrase[3]}，{phrase[4]} / {phrase[5]}",
+                 f"first half: {' '.join(phrase)} rest later"):
+        result = redact(text)
+        assert result.kinds == {"mnemonic"} and not leaked([w.lower() for w in phrase], result.text.lower()), text
+
+
+def test_prose_made_of_word_list_words_is_kept():
+    for text in ("I want to transfer my token to another wallet",
+                 "Hello please help, this address that I'm posting has stolen my funds",
+                 "do you know any other stuff more then just waiting",
+                 "Can someone please help me, I have this same issue again",
+                 "is there any way that you can check it"):
+        assert redact(text).text == text
+
+
+def test_two_halves_join_across_messages():
+    phrase = words()
+    first, tail = redact_continuing(" ".join(phrase[:4]), None)
+    assert not first.found  # four words alone say nothing
+    second, tail = redact_continuing(" ".join(phrase[4:8]), tail)
+    assert second.text == MARKERS["mnemonic"] and second.kinds == {"mnemonic"}
+    third, _ = redact_continuing(" ".join(phrase[8:]), tail)
+    assert third.text == MARKERS["mnemonic"]
+
+
+def test_unspaced_chinese_halves_join_across_messages():
+    for language in LANGUAGES[1:]:
+        phrase = "".join(words(language))
+        _, tail = redact_continuing(phrase[:6], None)
+        second, _ = redact_continuing(phrase[6:], tail)
+        assert second.text == MARKERS["mnemonic"], phrase
+
+
+def test_consecutive_ordinary_messages_do_not_join():
+    tail = None
+    for text in ("my wallet", "I want to transfer my token", "to another wallet", "please help", "thank you",
+                 "我的钱包", "转账失败", "怎么办", "好的 谢谢"):
+        result, tail = redact_continuing(text, tail)
+        assert result.text == text

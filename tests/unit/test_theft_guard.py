@@ -1,0 +1,44 @@
+import pytest
+
+from nlu.theft_guard import find_theft_signal
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "钱包被盗了",
+        "我的usdt被人转走了，不是我转的",
+        "昨晚资产莫名其妙转出到一个陌生地址",
+        "my wallet got hacked and everything is gone",
+        "someone drained my wallet after I clicked a link",
+        "授权之后币被清空了",
+        "帮帮我 币全被偷走了",
+        "一觉醒来钱包空了",
+        "有一笔转出不是我操作的",
+        "有人用我的钱包转了一笔出去",
+    ],
+)
+def test_theft_is_detected(text):
+    assert find_theft_signal(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "没被盗，只是想备份一下助记词",
+        "怎么防止钱包被盗",
+        "会不会被盗啊",
+        "担心被黑客攻击，怎么设置更安全",
+        "my wallet was not hacked, I just forgot the password",
+        "how do I avoid getting drained by approvals",
+        "转账一直打包中",
+        "",
+    ],
+)
+def test_negated_hypothetical_and_unrelated_messages_do_not_fire(text):
+    assert find_theft_signal(text) is None
+
+
+def test_signal_says_what_matched_and_where():
+    signal = find_theft_signal("昨天钱包被盗了")
+    assert (signal.word, signal.start) == ("被盗", 4)

@@ -1,0 +1,124 @@
+"""CachingSQLTrackerStore keeps the stock store's results while skipping the reload (rasa_server/tracker_store.py)."""
+
+import asyncio
+
+import pytest
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+
+from rasa_server.tracker_store import CachingSQLTrackerStore
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+@pytest.fixture
+def stores(tmp_path, rasa_domain):
+    path = str(tmp_path / "tracker.db")
+    return (CachingSQLTrackerStore(domain=rasa_domain, dialect="sqlite", db=path),
+            CachingSQLTrackerStore(domain=rasa_domain, dialect="sqlite", db=path),
+            SQLTrackerStore(domain=rasa_domain, dialect="sqlite", db=path))
+
+
+def turn(tracker, text):
+    tracker.update(UserUttered(text, {"name": "greet", "confidence": 1.0}))
+    tracker.update(ActionExecuted("utter_greet"))
+    tracker.update(BotUttered(f"re: {text}"))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def texts(tracker):
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+
+async def conversation(store, sender, turns):
+    tracker = await store.retrieve(sender)
+    if tracker is None:  # as Rasa starts a conversation
+        tracker = await store.create_tracker(sender, append_action_listen=False)
+        tracker.update(ActionExecuted("action_session_start"))
+        tracker.update(SessionStarted())
+        tracker.update(ActionExecuted("action_listen"))
+    for n in range(turns):
+        turn(tracker, f"m{n}")
+        await store.save(tracker)
+        tracker = await store.retrieve(sender)
+    return tracker
+
+
+def test_the_kept_tracker_is_reused_and_every_event_is_stored_exactly_once(stores):
+    caching, _other, stock = stores
+    tracker = run(conversation(caching, "u1", 20))
+    assert caching.hits >= 19
+    from_disk = run(stock.retrieve_full_tracker("u1"))
+    assert texts(from_disk) == [f"m{n}" for n in range(20)]
+    assert [e.as_dict() for e in from_disk.events] == [e.as_dict() for e in tracker.events]  # each event once, in order
+
+
+def test_a_write_by_another_process_is_seen(stores):
+    first, second, stock = stores
+    run(conversation(first, "u2", 3))
+    run(conversation(second, "u2", 2))  # the other Rasa process answers two turns
+    seen = run(first.retrieve("u2"))
+    assert texts(seen) == ["m0", "m1", "m2", "m0", "m1"]
+    turn(seen, "last")
+    run(first.save(seen))
+    assert texts(run(stock.retrieve("u2")))[-1] == "last" and len(texts(run(stock.retrieve("u2")))) == 6
+
+
+def test_a_turn_that_failed_before_saving_is_not_reused(stores):
+    caching, _other, stock = stores
+    tracker = run(conversation(caching, "u3", 2))
+    turn(tracker, "never saved")  # the processor crashed before save()
+    again = run(caching.retrieve("u3"))
+    assert "never saved" not in texts(again)
+
+
+def test_a_new_session_is_reloaded_like_the_stock_store_does(stores):
+    caching, _other, stock = stores
+    tracker = run(conversation(caching, "u4", 2))
+    tracker.update(ActionExecuted("action_session_start"))
+    tracker.update(SessionStarted())
+    tracker.update(ActionExecuted("action_listen"))
+    turn(tracker, "new session")
+    run(caching.save(tracker))
+    reloaded = run(caching.retrieve("u4"))
+    assert texts(reloaded) == texts(run(stock.retrieve("u4"))) == ["new session"]
+
+
+def test_a_long_conversation_is_kept_compacted_with_its_state_while_the_database_keeps_everything(stores):
+    caching, _other, stock = stores
+
+    async def long_conversation():
+        tracker = await conversation(caching, "u5", 1)
+        tracker.update(SlotSet("chain", "TRON"))
+        await caching.save(tracker)
+        tracker = await caching.retrieve("u5")
+        for n in range(1, 120):
+            turn(tracker, f"m{n}")
+            await caching.save(tracker)
+            tracker = await caching.retrieve("u5")
+        return tracker
+
+    kept = run(long_conversation())
+    assert len(kept.events) <= caching.compact_above
+    assert kept.get_slot("chain") == "TRON"
+    assert texts(kept)[-1] == "m119" and len(texts(kept)) >= 15
+    everything = run(stock.retrieve_full_tracker("u5"))
+    assert texts(everything) == [f"m{n}" for n in range(120)]  # every turn stored, none twice
+
+
+
+def test_a_store_without_the_conversation_in_memory_reads_the_same_compacted_tracker_the_cache_keeps(stores):
+    """Item 11: the history the policies get does not depend on the cache (a restart, the other process)."""
+    caching, other, _stock = stores
+    tracker = run(conversation(caching, "u6", 1))
+    tracker.update(SlotSet("chain", "TRON"))
+    run(caching.save(tracker))
+    for _chunk in range(7):  # 7 × 21 turns of 4 events: compacted several times
+        kept = run(conversation(caching, "u6", 21))
+        read = run(other.retrieve("u6"))
+        other._kept.clear()  # the other process never keeps it: always read from the database
+        assert [e.as_dict() for e in kept.events] == [e.as_dict() for e in read.events]
+        assert kept.get_slot("chain") == read.get_slot("chain") == "TRON"
+    assert caching.hits > 100 and len(kept.events) <= caching.compact_above

@@ -1,0 +1,53 @@
+"""Long messages: clauses, and the most urgent confident problem decides (nlu/triage.py)."""
+
+from nlu.triage import TRIAGE_CLASS, decide, segment, triage_parse
+
+
+def p(intent, confidence, entities=()):
+    return {"text": "", "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": [{"name": intent, "confidence": confidence}], "entities": list(entities)}
+
+
+def test_segments_at_sentence_ends_and_glues_short_greetings():
+    assert len(segment("你好。我是新用户，昨天从币安提USDT到钱包，到现在还没到账！怎么办？")) == 1  # greeting and "怎么办" glued on
+    text = "Hi team, I love the app.\nI sent USDT from Binance yesterday and it never arrived!! What do I do"
+    clauses = segment(text)
+    assert len(clauses) >= 2 and all(text[start:start + len(c)] == c for start, c in clauses)
+    assert segment("怎么创建钱包") == [(0, "怎么创建钱包")]
+
+
+def test_a_confident_urgent_clause_beats_a_vague_whole():
+    whole = p("greet", 0.55)
+    chosen = decide(whole, [(0, p("greet", 0.9)), (10, p("deposit_not_received", 0.8))])
+    assert chosen["intent"]["name"] == "deposit_not_received"
+    theft = decide(p("deposit_not_received", 0.7), [(0, p("deposit_not_received", 0.9)), (20, p("suspected_theft", 1.0))])
+    assert theft["intent"]["name"] == "suspected_theft"
+    assert theft["triage"]["secondary"] == "deposit_not_received"
+
+
+def test_unsure_clauses_and_chit_chat_never_override():
+    whole = p("create_wallet", 0.8)
+    assert decide(whole, [(0, p("suspected_theft", 0.4)), (9, p("thanks", 0.99))])["intent"]["name"] == "create_wallet"
+
+
+def test_entities_of_every_clause_are_kept_at_whole_message_offsets():
+    text = "我转了100 USDT。对方说没收到，链是TRON"
+    clauses = segment(text)
+    entity = {"entity": "chain", "value": "TRON", "start": 4, "end": 8}
+
+    def parse_clause(clause):
+        return p("deposit_not_received", 0.9, [entity] if "TRON" in clause else [])
+
+    result = triage_parse(text, p("deposit_not_received", 0.9), parse_clause)
+    found = [e for e in result["entities"] if e["entity"] == "chain"]
+    start = next(s for s, c in clauses if "TRON" in c)
+    assert found and text[found[0]["start"]:found[0]["end"]] == text[start + 4:start + 8]
+
+
+def test_every_intent_has_a_triage_class():
+    import yaml
+    from pathlib import Path
+
+    domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain/domain.yml").read_text(encoding="utf-8"))
+    free_text = [i for i in domain["intents"] if not str(i).startswith("desk_")]
+    assert all(i in TRIAGE_CLASS for i in free_text)
