@@ -37,6 +37,7 @@ bench: train ## benchmarks vs stock Rasa (NLU, serving, growth, cold start) and 
 	$(VENV)/bin/python -m bench.coldstart_bench
 	$(VENV)/bin/python -m bench.escalation_bench
 	$(VENV)/bin/python -m bench.surge_bench --target default
+	$(VENV)/bin/python -m bench.tx_lookup_bench
 	$(VENV)/bin/python -m bench.report
 
 bench-nlu: train ## NLU only: real users' held-out split (per language, several pipelines) and the synthetic one; writes results/nlu.md

@@ -8,7 +8,9 @@ left out of the slot mapping, which makes the loop step aside for them:
 (``desk_agent_reply``, ``desk_ticket_closed``). The internal intents carry no
 text and cannot be typed into a channel (safety.payloads); their
 actions fetch what to say from the desk, so a forged trigger could deliver
-nothing that an agent did not write to this conversation.
+nothing that an agent did not write to this conversation. Nothing here marks a
+reply delivered: the desk does, once the channel took it (``deskapi.replies``).
+A relayed message carries an idempotency key, so a turn run twice relays it once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from answers.desk_action import DeskAction
 from deskapi.client import DeskClient, DeskUnavailable
-from answers.escalation import HANDOFF_FORM
+from deskapi.replies import named_replies, reply_said
+from answers.escalation import HANDOFF_FORM, RELAY_KEY, idempotency_key
 from deskapi.escalations import FUNDS_IN_TRANSIT_INTENTS, URGENT_INTENTS, decide_priority
 from answers.language import DomainDict, response_text, tracker_language
 
@@ -86,7 +89,8 @@ class ValidateHandoffForm(DeskAction):
             dispatcher.utter_message(response="utter_handoff_ended")
             return leave_handoff()
         try:
-            relayed = await desk.append_message(tracker.sender_id, text, intent, priority)
+            relayed = await desk.append_message(tracker.sender_id, text, intent, priority,
+                                                idempotency_key(tracker, RELAY_KEY))
         except DeskUnavailable as error:
             logger.error("relay for %s failed: %s", tracker.sender_id, error)
             dispatcher.utter_message(response="utter_handoff_relay_failed")
@@ -136,20 +140,26 @@ class ActionCancelHandoff(DeskAction):
         return leave_handoff()
 
 
-async def deliver_pending_replies(desk: DeskClient, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> int:
-    """Send the agent replies the desk holds for this conversation, then acknowledge them."""
-    replies = await desk.pending_replies(tracker.sender_id)
+async def say_requested_replies(desk: DeskClient, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> int:
+    """Say the agent replies this trigger names, unless an earlier saved turn already said them.
+
+    Nothing is acknowledged here: the desk marks a reply delivered once Rasa's channel took it
+    (its trigger answered 2xx) and the tracker shows the bot said it (``deskapi.replies``).
+    """
+    wanted = named_replies(tracker.latest_message)
+    if not wanted:
+        return 0
+    pending = {reply["id"]: reply for reply in await desk.pending_replies(tracker.sender_id)}
     label = response_text(domain, "utter_agent_reply_label", tracker_language(tracker))
+    replies = [pending[i] for i in wanted if i in pending and not reply_said(tracker.events, i, pending[i]["text"])]
     for reply in replies:
         dispatcher.utter_message(text=f"{label}{reply['text']}")
-    if replies:
-        await desk.acknowledge(tracker.sender_id, [reply["id"] for reply in replies])
     return len(replies)
 
 
 class ActionDeliverAgentReply(DeskAction):
-    """Triggered by the desk through Rasa's HTTP API: pass the agent's replies on."""
+    """Triggered by the desk through Rasa's HTTP API, once per reply: pass the agent's reply on."""
 
     def name(self) -> Text:
         return "action_deliver_agent_reply"
@@ -159,8 +169,8 @@ class ActionDeliverAgentReply(DeskAction):
         if desk is None:
             return []
         try:
-            await deliver_pending_replies(desk, dispatcher, tracker, domain)
-        except DeskUnavailable as error:  # the desk keeps them and triggers again
+            await say_requested_replies(desk, dispatcher, tracker, domain)
+        except DeskUnavailable as error:  # nothing said: the desk sees that and tries again
             logger.error("fetching agent replies for %s failed: %s", tracker.sender_id, error)
         return []
 
@@ -175,8 +185,7 @@ class ActionTicketClosed(DeskAction):
         desk = self.desk
         if desk is None:
             return []
-        try:
-            await deliver_pending_replies(desk, dispatcher, tracker, domain)
+        try:  # the desk delivered the pending replies before it announced the close
             still_open = await desk.open_ticket(tracker.sender_id)
         except DeskUnavailable as error:
             logger.error("close of %s not confirmed: %s", tracker.sender_id, error)

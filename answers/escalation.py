@@ -6,6 +6,9 @@ in the Rasa process, so both send the desk the same request.
 
 from __future__ import annotations
 
+import hashlib
+from typing import Optional
+
 from rasa_sdk import Tracker
 
 from answers.history import user_intents
@@ -18,6 +21,27 @@ DETAILS_FORM = "transfer_details_form"
 DETAILS_ASKED = "transfer_details_asked"
 SKIPPED = "unknown"  # what transfer_details_form stores for a skipped answer
 LOOKUP_SLOT = "tx_lookup"  # set by action_lookup_transaction
+
+
+ESCALATION_KEY, RELAY_KEY = "escalation", "relay"
+
+
+def idempotency_key(tracker: Tracker, action: str) -> Optional[str]:
+    """The desk's de-duplication key for what ``action`` sends about the latest user message.
+
+    A turn can run twice: the Rasa front runs it again when its worker took the message but
+    did not answer in time (``rasa_server/workers.py``), and the gateway answers a turn the
+    action server may already have handled. Both runs carry the user message's id (the
+    front forwards it to the worker), so they derive the same key; the timestamp stands in
+    for a message without an id. None when there is no user message.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            turn = event.get("message_id") or event.get("timestamp")
+            if not turn:
+                return None
+            return hashlib.sha256(f"{tracker.sender_id}\x1f{turn}\x1f{action}".encode()).hexdigest()
+    return None
 
 
 def build_request(tracker: Tracker) -> EscalationRequest:
@@ -36,4 +60,5 @@ def build_request(tracker: Tracker) -> EscalationRequest:
         language=tracker_language(tracker),
         text=(tracker.latest_message or {}).get("text"),
         client=client if isinstance(client, str) and client else None,
+        idempotency_key=idempotency_key(tracker, ESCALATION_KEY),
     )

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 from rasa_sdk import Tracker
 
 from deskapi.client import DeskUnavailable, get_desk_client
-from answers.escalation import build_request
+from answers.escalation import RELAY_KEY, build_request, idempotency_key
 from deskapi.escalations import utc_now_iso
 from deskapi.outbox import EscalationOutbox
 from answers.topics import FAQ_INTENTS
@@ -51,6 +51,10 @@ class ActionFallback:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if name == "action_answer_faq" and intent in FAQ_INTENTS:
             return {"events": [], "responses": _say(f"utter_{intent}")}
+        if name == "action_lookup_transaction":
+            # No lookup without the action server: the curated answer, and the reference is let go.
+            responses = _say(f"utter_{intent}") if intent in FAQ_INTENTS else _say("utter_service_degraded")
+            return {"events": [_slot("tx_reference", None)], "responses": responses}
         if name == "action_escalate":
             return await self._escalate(tracker)
         if name == "validate_handoff_form":
@@ -79,7 +83,7 @@ class ActionFallback:
         desk = get_desk_client()
         if text and desk is not None:
             try:
-                await desk.append_message(tracker.sender_id, text, intent, None)
+                await desk.append_message(tracker.sender_id, text, intent, None, idempotency_key(tracker, RELAY_KEY))
             except DeskUnavailable as error:
                 logger.error("relay of %s kept in the gateway outbox, the desk is unavailable too: %s", tracker.sender_id, error)
                 self.outbox.add({**build_request(tracker).payload(), "escalated_at": utc_now_iso()})

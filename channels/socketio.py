@@ -18,11 +18,13 @@ so messages sent later, such as an agent's reply, never arrive. This one:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, Dict, Optional, Text
 
 import socketio
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
@@ -42,8 +44,34 @@ def keep_line_breaks(text: Text) -> Text:
     return "\n\n".join(part.replace("\n", "  \n") for part in text.split("\n\n"))
 
 
+class WidgetNotConnected(RuntimeError):
+    """No widget holds the session now: a message sent later (an agent's reply) would reach nobody."""
+
+
 class WidgetOutput(SocketIOOutput):
-    """Rasa's SocketIOOutput; single line breaks survive rasa-webchat's markdown rendering."""
+    """Rasa's SocketIOOutput; single line breaks survive rasa-webchat's markdown rendering.
+
+    ``require_listener``: for messages sent outside a user's turn (the desk's triggers through
+    the HTTP API). With no socket in the session's room the send raises, so Rasa answers the
+    desk non-2xx and the reply stays undelivered until the widget is back (``session_request``
+    asks the desk to deliver then). Behind a Redis manager the sockets of other processes are
+    not visible here, so the room is not checked there.
+    """
+
+    def __init__(self, sio: Any, bot_message_evt: Text, require_listener: bool = False) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.require_listener = require_listener
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        if self.require_listener and not self._has_listener(socket_id):
+            raise WidgetNotConnected(f"no widget is connected for session {socket_id[:12]}…")
+        await super()._send_message(socket_id, response)
+
+    def _has_listener(self, session_id: Text) -> bool:
+        manager = self.sio.manager
+        if isinstance(manager, AsyncPubSubManager):
+            return True
+        return bool(manager.rooms.get("/", {}).get(session_id))
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         await super().send_text_message(recipient_id, keep_line_breaks(text), **kwargs)
@@ -99,6 +127,9 @@ class GatedSocketIOInput(SocketIOInput):
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            if requested == session_id and self.session_persistence:
+                # A widget back on its conversation: what could not reach it while it was gone goes now.
+                asyncio.ensure_future(self._ask_for_pending_replies(session_id))
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> None:
@@ -125,8 +156,21 @@ class GatedSocketIOInput(SocketIOInput):
         return blueprint
 
     def get_output_channel(self) -> Optional[WidgetOutput]:
-        """For replies sent later through the HTTP API (agent replies: output_channel=latest)."""
-        return WidgetOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
+        """For replies sent later through the HTTP API (agent replies: output_channel=latest): fails with no widget there."""
+        return WidgetOutput(self.sio, self.bot_message_evt, require_listener=True) if self.sio is not None else None
+
+    @staticmethod
+    async def _ask_for_pending_replies(session_id: str) -> None:
+        """Ask the desk to deliver the agent replies this session missed (it triggers them, and counts them)."""
+        from deskapi.client import DeskUnavailable, get_desk_client
+
+        desk = get_desk_client()
+        if desk is None:
+            return
+        try:
+            await desk.request_delivery(session_id)
+        except DeskUnavailable as error:  # the desk's own retry loop still has them
+            logger.warning("could not ask the desk to deliver to a reconnected widget: %s", error)
 
     async def _refuse(self, sid: str, reason: str, response_name: str) -> None:
         assert self.sio is not None

@@ -49,6 +49,8 @@ class Ticket(Base):
     chain = Column(String(64))
     tx_hash = Column(String(128))
     address = Column(String(128))
+    # What the bot's transaction lookup read on chain (state, block, from, to, amount, reason), as JSON.
+    lookup = Column(Text)
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
     claimed_at = Column(DateTime)
     first_response_at = Column(DateTime)
@@ -108,6 +110,25 @@ class TicketMessage(Base):
 
     ticket = relationship(Ticket, back_populates="messages")
     agent = relationship(Agent, lazy="joined")
+
+
+class RequestKey(Base):
+    """An idempotency key the bot sent with an escalation or a relayed message, and what it made.
+
+    A turn the Rasa front runs again (its worker timed out, ``rasa_server/workers.py``), or an
+    escalation the gateway sends after the action server already did, carries the same key: the
+    desk answers with the ticket of the first request instead of storing it twice.
+    """
+
+    __tablename__ = "request_keys"
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(64), nullable=False, unique=True)
+    kind = Column(String(16), nullable=False)  # escalation / relay
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False)
+    # Escalations only: whether the first request opened the ticket (the repeat answers the same).
+    created = Column(Boolean, nullable=False, default=False, server_default=false())
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
 
 
 class ApiToken(Base):

@@ -6,7 +6,9 @@ Agent replies and ticket events reach the user by triggering internal intents
 ``output_channel=latest``, so they go out on whatever channel the user last
 wrote from. The intents carry no text: the bot's action fetches the pending
 replies from the desk, so even a forged trigger could only deliver what an
-agent really wrote to that very conversation.
+agent really wrote to that very conversation. An agent reply is triggered
+once per reply, naming it (``deskapi.replies``); Rasa answers non-2xx when
+the channel refused it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from urllib.parse import quote
 
 import aiohttp
 
+from deskapi.replies import AGENT_REPLY_INTENT
+
 logger = logging.getLogger(__name__)
 
-AGENT_REPLY_INTENT = "desk_agent_reply"
 TICKET_CLOSED_INTENT = "desk_ticket_closed"
 INCIDENT_UPDATE_INTENT = "desk_incident_update"
 DESK_INTENTS = (AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT, INCIDENT_UPDATE_INTENT)
@@ -39,17 +42,23 @@ class RasaClient:
     def _url(self, conversation_id: str, tail: str) -> str:
         return f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/{tail}"
 
-    async def trigger(self, conversation_id: str, intent: str) -> List[Dict[str, Any]]:
-        """Trigger an internal intent; the bot's answers go out on the user's latest channel."""
+    async def trigger(self, conversation_id: str, intent: str,
+                      entities: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+        """Trigger an internal intent; the bot's answers go out on the user's latest channel.
+
+        Returns Rasa's answer (``tracker``: the conversation after the turn). Raises
+        :class:`RasaUnavailable` unless Rasa answered 200, which it does only when the output
+        channel took every message of the turn (a channel that raises fails the call).
+        """
         params = {"output_channel": "latest", **({"token": self.token} if self.token else {})}
         try:
             async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
                 async with session.post(self._url(conversation_id, "trigger_intent"), params=params,
-                                        json={"name": intent}) as response:
+                                        json={"name": intent, **({"entities": entities} if entities else {})}) as response:
                     if response.status != 200:
                         raise RasaUnavailable(f"Rasa answered {response.status}: {(await response.text())[:200]}")
                     body = await response.json()
-                    return body.get("messages") or []
+                    return body if isinstance(body, dict) else {}
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise RasaUnavailable(f"Rasa unreachable: {error!r}") from error
 

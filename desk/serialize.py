@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Dict, Optional
 
@@ -30,6 +31,15 @@ def ticket_summary(ticket: Ticket) -> Dict[str, Any]:
     }
 
 
+def delivery_state(message: TicketMessage) -> Optional[str]:
+    """Agent replies: ``delivered`` (the user's channel took it), ``pending`` (not tried yet), ``undelivered``."""
+    if message.direction != "agent":
+        return None
+    if message.delivered_at is not None:
+        return "delivered"
+    return "undelivered" if message.delivery_attempts else "pending"
+
+
 def message_json(message: TicketMessage) -> Dict[str, Any]:
     return {
         "id": message.id,
@@ -39,6 +49,9 @@ def message_json(message: TicketMessage) -> Dict[str, Any]:
         "agent": message.agent.username if message.agent else None,
         "created_at": iso(message.created_at),
         "delivered_at": iso(message.delivered_at),
+        "delivery": delivery_state(message),
+        "delivery_attempts": message.delivery_attempts if message.direction == "agent" else None,
+        "last_error": message.last_error if message.direction == "agent" and message.delivered_at is None else None,
     }
 
 
@@ -47,6 +60,7 @@ def ticket_detail(ticket: Ticket) -> Dict[str, Any]:
         **ticket_summary(ticket),
         "language": ticket.language,
         "details": {k: getattr(ticket, k) for k in ("chain", "tx_hash", "address") if getattr(ticket, k)},
+        "lookup": json.loads(ticket.lookup) if ticket.lookup else None,
         "claimed_at": iso(ticket.claimed_at),
         "first_response_at": iso(ticket.first_response_at),
         "closed_at": iso(ticket.closed_at),

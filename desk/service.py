@@ -12,14 +12,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional, Sequence, Tuple
+import json
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from desk.db import Database
-from desk.models import OUTCOMES, PRIORITIES, ROLES, Agent, ApiToken, Shift, Ticket, TicketMessage, WebSession
+from desk.models import OUTCOMES, PRIORITIES, ROLES, Agent, ApiToken, RequestKey, Shift, Ticket, TicketMessage, WebSession
 from desk.passwords import check_password, hash_password, spend_check_time
 from desk.schedule import Eta, Schedule, ShiftWindow, estimate, format_hhmm, median, parse_hhmm, percentile, sla_deadline, utcnow
 from safety.redaction import MARKERS, redact
@@ -80,6 +81,13 @@ class Closure:
     previous_status: str
 
 
+def lookup_facts(details: Optional[Dict[str, Any]]) -> Optional[str]:
+    """The transaction lookup's ``lookup_*`` details (deskapi/escalations.py) as stored JSON, or None."""
+    facts = {key[len("lookup_"):]: store_text(str(value))[:128] for key, value in (details or {}).items()
+             if key.startswith("lookup_") and value not in (None, "")}
+    return json.dumps(facts, ensure_ascii=False, sort_keys=True) if facts else None
+
+
 class DeskService:
     """Tickets, agents, tokens and shifts on one database."""
 
@@ -133,8 +141,11 @@ class DeskService:
     def escalate(self, conversation_id: str, priority: str, channel: str = "unknown", intent: Optional[str] = None,
                  language: str = "zh", details: Optional[Dict[str, str]] = None, text: Optional[str] = None,
                  now: Optional[datetime] = None, incident_id: Optional[int] = None,
-                 client: Optional[str] = None) -> Escalation:
+                 client: Optional[str] = None, idempotency_key: Optional[str] = None) -> Escalation:
         """Open a ticket, or merge into the conversation's open one (priority only ever rises).
+
+        ``idempotency_key``: the bot's key for this request (conversation, user message, action); a
+        request whose key is known changes nothing and gets the first one's ticket and ``created``.
 
         ``incident_id`` links the ticket to an incident the user was told about and still wanted a person for.
         ``client`` is the hashed address the message came from: a new ticket beyond the per-client or
@@ -145,13 +156,20 @@ class DeskService:
             raise DeskError(400, f"priority must be one of {', '.join(PRIORITIES)}")
         if not conversation_id or len(conversation_id) > 255:
             raise DeskError(400, "conversation_id must be 1-255 characters")
+        lookup = lookup_facts(details)
         details = {k: store_text(str(v))[:128] for k, v in (details or {}).items() if k in ("chain", "tx_hash", "address") and v}
+        if lookup:
+            details["lookup"] = lookup
         now = now or utcnow()
         client = client[:64] if isinstance(client, str) and client else None
         stored, hid_secret = clean_text(text or "")
         for _attempt in range(5):
             try:
                 with self.db.session() as s:
+                    known = self._keyed(s, idempotency_key)
+                    if known is not None:
+                        ticket = s.get(Ticket, known.ticket_id)
+                        return Escalation(ticket=ticket, created=known.created, eta=self._eta(s, ticket, now))
                     ticket = self._open_ticket(s, conversation_id)
                     created = ticket is None
                     if ticket is None:
@@ -174,13 +192,25 @@ class DeskService:
                     if stored:
                         s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=stored, intent=intent, created_at=now))
                     ticket.secret_redacted = ticket.secret_redacted or hid_secret
+                    self._remember_key(s, idempotency_key, "escalation", ticket, now, created)
                     s.flush()
                     eta = self._eta(s, ticket, now)
                     s.refresh(ticket)
                     return Escalation(ticket=ticket, created=created, eta=eta)
             except IntegrityError:
-                continue  # a concurrent escalation of the same conversation, or an id collision: retry
+                continue  # a concurrent escalation of the same conversation (or key), or an id collision: retry
         raise DeskError(503, "could not store the ticket, please retry")
+
+    @staticmethod
+    def _keyed(s: Session, key: Optional[str]) -> Optional[RequestKey]:
+        """What an earlier request with this idempotency key made, if any."""
+        return s.scalars(select(RequestKey).where(RequestKey.key == key)).first() if key else None
+
+    @staticmethod
+    def _remember_key(s: Session, key: Optional[str], kind: str, ticket: Ticket, now: datetime, created: bool = False) -> None:
+        """Record the request's key (unique: a concurrent twin fails the flush with an IntegrityError)."""
+        if key:
+            s.add(RequestKey(key=key, kind=kind, ticket_id=ticket.id, created=created, created_at=now))
 
     def _escalation_window(self, now: datetime) -> datetime:
         return now - timedelta(minutes=self.settings.escalation_window_minutes)
@@ -208,7 +238,7 @@ class DeskService:
             ticket.sla_deadline = min(ticket.sla_deadline, sla_deadline(ticket.created_at, raised, self.settings.sla_minutes),
                                       sla_deadline(now, raised, self.settings.sla_minutes))
         for key, value in details.items():
-            if not getattr(ticket, key):
+            if not getattr(ticket, key) or key == "lookup":  # a newer lookup replaces the older one
                 setattr(ticket, key, value)
 
     @staticmethod
@@ -254,22 +284,32 @@ class DeskService:
             return ticket, self._eta(s, ticket, now)
 
     def append_user_message(self, conversation_id: str, text: str, intent: Optional[str] = None,
-                            priority: Optional[str] = None, now: Optional[datetime] = None) -> Ticket:
-        """Add what the user said during handoff to their open ticket (404 if none)."""
+                            priority: Optional[str] = None, now: Optional[datetime] = None,
+                            idempotency_key: Optional[str] = None) -> Ticket:
+        """Add what the user said during handoff to their open ticket (404 if none); once per ``idempotency_key``."""
         now = now or utcnow()
-        with self.db.session() as s:
-            ticket = self._open_ticket(s, conversation_id)
-            if ticket is None:
-                raise DeskError(404, f"conversation {conversation_id!r} has no open ticket")
-            if priority in PRIORITIES:
-                self._merge(ticket, priority, intent, {}, now)
-                ticket.escalations -= 1  # a message, not an escalation
-            stored, hid_secret = clean_text(text)
-            ticket.secret_redacted = ticket.secret_redacted or hid_secret
-            s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=stored or "(empty)", intent=intent, created_at=now))
-            s.flush()
-            s.refresh(ticket)
-            return ticket
+        for _attempt in range(2):
+            try:
+                with self.db.session() as s:
+                    known = self._keyed(s, idempotency_key)
+                    if known is not None:
+                        return s.get(Ticket, known.ticket_id)
+                    ticket = self._open_ticket(s, conversation_id)
+                    if ticket is None:
+                        raise DeskError(404, f"conversation {conversation_id!r} has no open ticket")
+                    if priority in PRIORITIES:
+                        self._merge(ticket, priority, intent, {}, now)
+                        ticket.escalations -= 1  # a message, not an escalation
+                    stored, hid_secret = clean_text(text)
+                    ticket.secret_redacted = ticket.secret_redacted or hid_secret
+                    s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=stored or "(empty)", intent=intent, created_at=now))
+                    self._remember_key(s, idempotency_key, "relay", ticket, now)
+                    s.flush()
+                    s.refresh(ticket)
+                    return ticket
+            except IntegrityError:
+                continue  # the same relay, stored concurrently: the next attempt finds its key
+        raise DeskError(503, "could not store the message, please retry")
 
     def cancel_by_user(self, conversation_id: str, now: Optional[datetime] = None) -> Ticket:
         now = now or utcnow()
@@ -324,6 +364,28 @@ class DeskService:
                     TicketMessage.delivered_at.is_(None))).all():
                 row.delivery_attempts += 1
                 row.last_error = error[:255]
+
+    def retry_delivery(self, public_id: str, message_id: int) -> TicketMessage:
+        """An agent asks to deliver an undelivered reply again: its conversation's attempts start over.
+
+        404 unless ``message_id`` is an agent reply of this ticket, 409 once it was delivered. Every
+        undelivered reply of the conversation starts over, since they go out oldest first.
+        """
+        with self.db.session() as s:
+            message = s.scalars(select(TicketMessage).join(Ticket).where(
+                Ticket.public_id == public_id, TicketMessage.id == message_id, TicketMessage.direction == "agent")).first()
+            if message is None:
+                raise DeskError(404, f"ticket {public_id} has no agent reply {message_id}")
+            if message.delivered_at is not None:
+                raise DeskError(409, f"reply {message_id} was delivered already")
+            conversation_id = message.ticket.conversation_id
+            s.execute(update(TicketMessage).where(
+                TicketMessage.direction == "agent", TicketMessage.delivered_at.is_(None),
+                TicketMessage.ticket_id.in_(select(Ticket.id).where(Ticket.conversation_id == conversation_id)))
+                .values(delivery_attempts=0).execution_options(synchronize_session=False))
+            s.refresh(message)
+            s.refresh(message.ticket)
+            return message
 
     def conversations_awaiting_delivery(self) -> List[str]:
         with self.db.session() as s:

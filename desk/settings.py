@@ -69,6 +69,8 @@ DESK_ENV = {
     "api_token": "DESK_API_TOKEN",
     "rasa_api_token": "RASA_API_TOKEN",
     "oncall_telegram_bot_token": "ONCALL_TELEGRAM_BOT_TOKEN",
+    "oncall_coalesce_seconds": "ONCALL_COALESCE_SECONDS",
+    "escalations_per_client": "DESK_ESCALATIONS_PER_CLIENT",
 }
 
 

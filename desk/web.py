@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Optional, Set
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Dict, Optional
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Sanic, response
@@ -28,6 +29,7 @@ from desk.service import DeskService
 from desk.sessions import WebSessions
 from desk.settings import DeskSettings, SocketIOSettings
 from desk.throttle import LoginThrottle
+from deskapi.replies import reply_entities, reply_said
 from safety.widget_sessions import SessionSigner
 
 logger = logging.getLogger(__name__)
@@ -51,27 +53,47 @@ class Desk:
         self.sessions = WebSessions(service.db)
         self.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
         self.templates = Environment(loader=FileSystemLoader(str(DESK_ROOT / "templates")), autoescape=select_autoescape(["html"]))
-        self._delivering: Set[str] = set()
+        self._delivery_locks: Dict[str, asyncio.Lock] = {}
+        self._delivery_users: Dict[str, int] = {}
         self.incidents = IncidentService(service.db, settings.timezone)
         self.broadcaster = IncidentBroadcaster(self.incidents, rasa)
         self.pager = Pager(service, alerts, settings)
 
     # ----- delivery of agent replies and ticket events --------------------
-    async def deliver(self, conversation_id: str) -> None:
-        """Ask Rasa to pass the conversation's pending agent replies to the user's channel."""
-        if conversation_id in self._delivering:
-            return
-        self._delivering.add(conversation_id)
+    @asynccontextmanager
+    async def _delivering(self, conversation_id: str) -> AsyncIterator[None]:
+        """One delivery at a time per conversation (a second waits, then finds what is left)."""
+        lock = self._delivery_locks.setdefault(conversation_id, asyncio.Lock())
+        self._delivery_users[conversation_id] = self._delivery_users.get(conversation_id, 0) + 1
         try:
-            await self.rasa.trigger(conversation_id, AGENT_REPLY_INTENT)
-        except RasaUnavailable as error:
-            logger.warning("agent reply for %s not delivered yet: %s", conversation_id, error)
-            self.service.note_delivery_failure(conversation_id, str(error))
+            async with lock:
+                yield
         finally:
-            self._delivering.discard(conversation_id)
-        # The bot's action acknowledges what it delivered; anything left is retried.
-        if self.service.pending_replies(conversation_id):
-            self.service.note_delivery_failure(conversation_id, "not acknowledged by the bot")
+            self._delivery_users[conversation_id] -= 1
+            if not self._delivery_users[conversation_id]:
+                del self._delivery_users[conversation_id], self._delivery_locks[conversation_id]
+
+    async def deliver(self, conversation_id: str) -> None:
+        """Pass the conversation's pending agent replies to the user's channel, oldest first, one trigger each.
+
+        A reply is marked delivered only when Rasa answered 2xx (its output channel took the
+        message: a Telegram 403 or a widget with no socket fails the call) and the tracker it
+        answered shows the bot said that very reply. The first failure ends the round, so a
+        later reply never overtakes an undelivered one; the loop and the agent's retry try again.
+        """
+        async with self._delivering(conversation_id):
+            for reply in self.service.pending_replies(conversation_id):
+                try:
+                    answer = await self.rasa.trigger(conversation_id, AGENT_REPLY_INTENT, reply_entities(reply.id))
+                    events = (answer.get("tracker") or {}).get("events") or ()
+                    error = None if reply_said(events, reply.id, reply.text) else "not said by the bot"
+                except RasaUnavailable as failure:
+                    error = str(failure)
+                if error is not None:
+                    logger.warning("agent reply %s for %s not delivered yet: %s", reply.id, conversation_id, error)
+                    self.service.note_delivery_failure(conversation_id, error)
+                    return
+                self.service.mark_delivered(conversation_id, [reply.id])
 
     async def delivery_loop(self) -> None:
         """Retry undelivered agent replies until Rasa takes them (or attempts run out)."""
@@ -79,6 +101,8 @@ class Desk:
             await asyncio.sleep(self.settings.delivery_retry_seconds)
             try:
                 for conversation_id in self.service.conversations_awaiting_delivery():
+                    if conversation_id in self._delivery_locks:
+                        continue  # being delivered right now
                     pending = self.service.pending_replies(conversation_id)
                     if pending and max(m.delivery_attempts for m in pending) < MAX_DELIVERY_ATTEMPTS:
                         await self.deliver(conversation_id)
@@ -86,6 +110,7 @@ class Desk:
                 logger.exception("delivery retry round failed")
 
     async def announce_close(self, conversation_id: str) -> None:
+        await self.deliver(conversation_id)  # the agent's last replies before the close
         try:
             await self.rasa.trigger(conversation_id, TICKET_CLOSED_INTENT)
         except RasaUnavailable as error:

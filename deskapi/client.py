@@ -61,9 +61,11 @@ class DeskClient:
         return await self._call("GET", self._conversation(conversation_id) + "/ticket", not_found_ok=True)
 
     async def append_message(self, conversation_id: str, text: str, intent: Optional[str],
-                             priority: Optional[str]) -> Optional[Dict[str, Any]]:
-        return await self._call("POST", self._conversation(conversation_id) + "/messages",
-                                {"text": text, "intent": intent, "priority": priority}, not_found_ok=True)
+                             priority: Optional[str], idempotency_key: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """Relay a user's message to the open ticket; the desk stores it once per ``idempotency_key``."""
+        body = {"text": text, "intent": intent, "priority": priority,
+                **({"idempotency_key": idempotency_key} if idempotency_key else {})}
+        return await self._call("POST", self._conversation(conversation_id) + "/messages", body, not_found_ok=True)
 
     async def cancel(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         return await self._call("POST", self._conversation(conversation_id) + "/cancel", not_found_ok=True)
@@ -75,8 +77,9 @@ class DeskClient:
         result = await self._call("GET", self._conversation(conversation_id) + "/replies")
         return (result or {}).get("replies") or []
 
-    async def acknowledge(self, conversation_id: str, ids: List[int]) -> None:
-        await self._call("POST", self._conversation(conversation_id) + "/replies/ack", {"ids": ids})
+    async def request_delivery(self, conversation_id: str) -> None:
+        """The user can be reached again (a widget reconnected): the desk delivers what is pending now."""
+        await self._call("POST", self._conversation(conversation_id) + "/replies/deliver")
 
     async def active_incidents(self) -> List[Dict[str, Any]]:
         result = await self._call("GET", "/api/incidents?status=active&counts=false")

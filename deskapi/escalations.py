@@ -48,11 +48,12 @@ class EscalationRequest:
     text: Optional[str] = None
     incident: Optional[str] = None  # the incident the user was told about and still wants a person for
     client: Optional[str] = None  # hashed client address (REST metadata.client): the desk's per-client limit
+    idempotency_key: Optional[str] = None  # the same for a repeated turn: the desk stores it once
 
     def payload(self) -> Dict[str, Any]:
         return {"conversation_id": self.conversation_id, "priority": self.priority.value, "intent": self.reason,
                 "details": self.details, "channel": self.channel, "language": self.language, "text": self.text,
-                "incident": self.incident, "client": self.client}
+                "incident": self.incident, "client": self.client, "idempotency_key": self.idempotency_key}
 
 
 # The transaction lookup's facts (actions/tx_lookup.py, slot tx_lookup) as ticket details.

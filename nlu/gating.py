@@ -80,11 +80,33 @@ def asked_for(intent: str, tracker: Optional[Any]) -> bool:
     return True
 
 
+# An answer the bot asked for is taken from the ranking's first few even when unsure:
+# "5" right after "rate us 1 to 5" is a rating, not a question to clarify.
+PROMOTE_FROM_TOP = 3
+PROMOTABLE = frozenset({"give_rating", "affirm", "deny"})
+
+
+def _promote_asked_answer(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:
+    ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK][:PROMOTE_FROM_TOP]
+    asked = next((r for r in ranking if r.get("name") in PROMOTABLE and asked_for(r["name"], tracker)), None)
+    if asked is None:
+        return parse
+    result = dict(parse)
+    result["intent"] = {"name": asked["name"], "confidence": float(asked.get("confidence") or 0.0)}
+    result["promoted"] = True
+    return result
+
+
 def gate(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:
-    """``parse`` with an unasked answer intent replaced by the best asked one, or the fallback."""
+    """``parse`` with an unasked answer intent replaced by the best asked one, or the fallback;
+    an unsure parse right after the bot's question becomes the answer it asked for."""
     text = parse.get("text") or ""
     intent = (parse.get("intent") or {}).get("name")
-    if not intent or text.startswith("/") or asked_for(intent, tracker):
+    if not intent or text.startswith("/"):
+        return parse
+    if intent == FALLBACK or (intent not in ANSWER_INTENTS and float((parse.get("intent") or {}).get("confidence") or 0) < FALLBACK_THRESHOLD):
+        return _promote_asked_answer(parse, tracker)
+    if asked_for(intent, tracker):
         return parse
     ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
     allowed = [r for r in ranking if r.get("name") and asked_for(r["name"], tracker)]

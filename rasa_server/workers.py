@@ -19,7 +19,9 @@ the front sends them on the user's channel. Locks across processes:
 When a worker cannot be reached the front handles the message itself and
 leaves that worker out for a while. A worker that took the message but did not
 answer in time may still have handled it; the front answers then too (a reply
-twice is better than none) and logs it.
+twice is better than none) and logs it. What such a turn sends the desk (an
+escalation, a relayed message) carries an idempotency key derived from the
+message id, which both runs share, so the desk stores it once.
 """
 
 from __future__ import annotations

@@ -128,6 +128,16 @@ class RunningStack:
                 return mine[0] if mine else None
             time.sleep(0.2)
 
+    def agent_replies(self, ticket_id: str, state: Optional[str] = None, timeout: float = 40) -> List[dict]:
+        """The ticket's agent replies; with ``state``, once all of them are ``delivered``/``undelivered`` (or the time is up)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = self.desk("GET", f"/api/tickets/{ticket_id}").json()["messages"]
+            replies = [m for m in messages if m["from"] == "agent"]
+            if state is None or (replies and all(m["delivery"] == state for m in replies)) or time.monotonic() > deadline:
+                return replies
+            time.sleep(0.2)
+
     def tracker_events(self, conversation_id: str) -> List[dict]:
         """The conversation's events as Rasa's HTTP API returns them (with RASA_API_TOKEN)."""
         answer = requests.get(f"{self.rasa_url}/conversations/{conversation_id}/tracker",
@@ -227,6 +237,9 @@ lock_store:
         "SOCKETIO_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
         "RASA_WORKER_URLS": ",".join(worker_urls),
         "RASA_WORKER_TOKEN": worker_token,
+        # Every test talks from 127.0.0.1: the per-client flood limit and paging bursts have tests of their own.
+        "DESK_ESCALATIONS_PER_CLIENT": "100000",
+        "ONCALL_COALESCE_SECONDS": "1",
     }
     env.update(extra_env or {})
     telegram_secret = secrets.token_urlsafe(24)

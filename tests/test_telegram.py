@@ -115,6 +115,25 @@ def test_agent_replies_reach_the_telegram_chat(stack, telegram):
     assert replies and replies[0]["text"] == "人工客服：您好，请提供被盗地址"
 
 
+def test_a_reply_telegram_refuses_is_undelivered_and_goes_out_once_when_retried_later(stack, telegram):
+    chat = 7310
+    stack.telegram_update(private_message(chat, "我的币被盗了，不是我操作的"))
+    ticket = stack.open_ticket(f"telegram:{chat}")
+    telegram.blocked_chats.add(str(chat))  # the user blocked the bot: sendMessage answers 403
+    try:
+        assert stack.desk("POST", f"/api/tickets/{ticket['id']}/reply", json={"text": "请提供被盗地址"}).status_code == 201
+        undelivered = stack.agent_replies(ticket["id"], "undelivered")
+        assert undelivered[0]["delivery"] == "undelivered" and undelivered[0]["delivered_at"] is None, undelivered
+        assert "403" in undelivered[0]["last_error"]
+    finally:
+        telegram.blocked_chats.discard(str(chat))
+    mark = len(telegram.calls)
+    delivered = stack.agent_replies(ticket["id"], "delivered")  # the desk's retry loop, a few seconds later
+    assert delivered[0]["delivery"] == "delivered", delivered
+    time.sleep(6)  # one more retry round: a delivered reply is not sent again
+    assert [c["text"] for c in sent_to(telegram, chat, mark)] == ["人工客服：请提供被盗地址"]
+
+
 def test_buttons_become_an_inline_keyboard_and_presses_are_answered(stack, telegram):
     chat = 7400
     mark = len(telegram.calls)

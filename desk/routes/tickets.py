@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import logging
 from datetime import datetime, timedelta
 from typing import Any, Optional
@@ -32,6 +34,16 @@ def _escalated_at(value: Any) -> Optional[datetime]:
         raise DeskError(400, "'escalated_at' must be an ISO-8601 UTC time")
     now = utcnow()
     return moment if now - timedelta(days=7) <= moment <= now else None
+
+
+def _idempotency_key(body: dict) -> Optional[str]:
+    """The bot's key for a request it may send twice (a repeated turn): a string of at most 64 characters."""
+    key = body.get("idempotency_key")
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 1 <= len(key) <= 64:
+        raise DeskError(400, "'idempotency_key' must be a string of 1-64 characters")
+    return key
 
 
 def _page_if_p1(request: Request, ticket: Ticket) -> None:
@@ -75,6 +87,14 @@ async def reply_ticket(request: Request, agent: Agent, public_id: str) -> HTTPRe
     return response.json(message_json(message), status=201)
 
 
+@bp.post("/api/tickets/<public_id>/messages/<message_id:int>/retry")
+@api
+async def retry_reply(request: Request, agent: Agent, public_id: str, message_id: int) -> HTTPResponse:
+    message = request.app.ctx.service.retry_delivery(public_id, message_id)
+    request.app.add_task(request.app.ctx.desk.deliver(message.ticket.conversation_id))
+    return response.json(message_json(message), status=202)
+
+
 @bp.post("/api/tickets/<public_id>/close")
 @api
 async def close_ticket(request: Request, agent: Agent, public_id: str) -> HTTPResponse:
@@ -104,7 +124,8 @@ async def escalate(request: Request, agent: Agent) -> HTTPResponse:
         intent=body.get("intent") if isinstance(body.get("intent"), str) else None,
         language=str(body.get("language") or "zh"), details=details,
         text=body.get("text") if isinstance(body.get("text"), str) else None,
-        client=body.get("client") if isinstance(body.get("client"), str) else None)
+        client=body.get("client") if isinstance(body.get("client"), str) else None,
+        idempotency_key=_idempotency_key(body))
     _page_if_p1(request, result.ticket)
     return response.json({"ticket": ticket_summary(result.ticket), "created": result.created, **eta_json(result.eta)},
                          status=201 if result.created else 200)
@@ -127,7 +148,8 @@ async def conversation_message(request: Request, agent: Agent, conversation_id: 
     if not isinstance(body.get("text"), str):
         raise DeskError(400, "'text' (a string) is required")
     ticket = request.app.ctx.service.append_user_message(conversation_id, body["text"], intent=body.get("intent"),
-                                                         priority=body.get("priority"))
+                                                         priority=body.get("priority"),
+                                                         idempotency_key=_idempotency_key(body))
     _page_if_p1(request, ticket)
     return response.json({"ticket": ticket_summary(ticket)}, status=201)
 
@@ -154,13 +176,14 @@ async def conversation_replies(request: Request, agent: Agent, conversation_id: 
     return response.json({"replies": [message_json(m) for m in replies]})
 
 
-@bp.post("/api/conversations/<conversation_id>/replies/ack")
+@bp.post("/api/conversations/<conversation_id>/replies/deliver")
 @bot_api
-async def conversation_replies_ack(request: Request, agent: Agent, conversation_id: str) -> HTTPResponse:
-    ids = json_body(request).get("ids")
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-        raise DeskError(400, "'ids' must be a list of message ids")
-    return response.json({"acknowledged": request.app.ctx.service.mark_delivered(conversation_id, ids)})
+async def conversation_replies_deliver(request: Request, agent: Agent, conversation_id: str) -> HTTPResponse:
+    """The user is reachable again (a widget reconnected with its session): deliver what is pending now."""
+    pending = len(request.app.ctx.service.pending_replies(conversation_id))
+    if pending:
+        request.app.add_task(request.app.ctx.desk.deliver(conversation_id))
+    return response.json({"pending": pending}, status=202)
 
 
 # ----- agents' pages ----------------------------------------------------------
@@ -192,6 +215,7 @@ async def ticket_page(request: Request, session: ActiveSession, public_id: str) 
         request.app.ctx.service.mark_secret_redacted(public_id)
         ticket.secret_redacted = True
     return render_for(request, session, "ticket.html", ticket=ticket, transcript=transcript,
+                      lookup=json.loads(ticket.lookup) if ticket.lookup else None,
                       error=request.args.get("error"))
 
 
@@ -199,7 +223,8 @@ async def ticket_page(request: Request, session: ActiveSession, public_id: str) 
 @page
 async def ticket_thread(request: Request, session: ActiveSession, public_id: str) -> HTTPResponse:
     template = request.app.ctx.desk.templates.get_template("thread.html")
-    html = template.render(t=UI_TEXT[session.language], ticket=request.app.ctx.service.get(public_id))
+    html = template.render(t=UI_TEXT[session.language], ticket=request.app.ctx.service.get(public_id),
+                           csrf=session.csrf_token)
     return response.html(html, headers={"Cache-Control": "no-store"})
 
 
@@ -216,6 +241,14 @@ async def reply_page(request: Request, session: ActiveSession, public_id: str) -
     service = request.app.ctx.service
     service.reply(public_id, session.agent, form_value(request, "text"))
     request.app.add_task(request.app.ctx.desk.deliver(service.get(public_id).conversation_id))
+    return response.redirect(f"/desk/tickets/{public_id}")
+
+
+@bp.post("/desk/tickets/<public_id>/messages/<message_id:int>/retry")
+@page
+async def retry_reply_page(request: Request, session: ActiveSession, public_id: str, message_id: int) -> HTTPResponse:
+    message = request.app.ctx.service.retry_delivery(public_id, message_id)
+    request.app.add_task(request.app.ctx.desk.deliver(message.ticket.conversation_id))
     return response.redirect(f"/desk/tickets/{public_id}")
 
 

@@ -28,3 +28,9 @@ def test_a_form_answer_is_taken_as_extracted(tmp_path):
 def test_anything_else_gets_the_honest_unavailable_answer(tmp_path):
     assert answer(tmp_path, request("action_clarify", "nlu_fallback"))["responses"] == [{"response": "utter_service_degraded"}]
     assert answer(tmp_path, request("action_answer_faq", "suspected_theft"))["responses"] == [{"response": "utter_service_degraded"}]
+
+
+def test_a_transaction_lookup_without_the_action_server_gets_the_curated_answer(tmp_path):
+    said = answer(tmp_path, request("action_lookup_transaction", "deposit_not_received"))
+    assert said["responses"] == [{"response": "utter_deposit_not_received"}]
+    assert [(e["name"], e["value"]) for e in said["events"]] == [("tx_reference", None)]

@@ -27,7 +27,7 @@ class FakeDesk:
         if self.fail:
             raise DeskUnavailable("down")
 
-    async def append_message(self, conversation_id, text, intent, priority):
+    async def append_message(self, conversation_id, text, intent, priority, idempotency_key=None):
         self._check()
         self.appended.append((conversation_id, text, intent, priority))
         return TICKET if self.has_ticket else None
@@ -123,16 +123,43 @@ def test_cancel_without_a_ticket(make_tracker, dispatcher, domain):
     assert responses(dispatcher) == ["utter_no_handoff_to_cancel"]
 
 
-def test_agent_replies_are_sent_with_a_label_and_acknowledged(make_tracker, dispatcher, domain):
-    desk = FakeDesk(replies=[{"id": 4, "text": "请提供交易哈希"}, {"id": 5, "text": "我们在查"}])
-    run(ActionDeliverAgentReply(desk), dispatcher, make_tracker(("转人工", "request_human")), domain)
+def reply_trigger(tracker, *reply_ids):
+    """The desk's trigger as Rasa passes it on: ``desk_agent_reply`` naming the replies to say."""
+    entities = [{"entity": "desk_reply_id", "value": reply_id} for reply_id in reply_ids]
+    event = {"event": "user", "text": None, "parse_data": {"intent": {"name": "desk_agent_reply", "confidence": 1.0},
+                                                        "entities": entities, "text": None}}
+    tracker.events.append(event)
+    tracker.latest_message = event["parse_data"]
+    return tracker
+
+
+def test_the_replies_the_trigger_names_are_said_with_a_label_and_not_acknowledged(make_tracker, dispatcher, domain):
+    # The desk marks them delivered itself once Rasa's channel took them (the trigger answered 2xx).
+    desk = FakeDesk(replies=[{"id": 4, "text": "请提供交易哈希"}, {"id": 5, "text": "我们在查"}, {"id": 6, "text": "稍等"}])
+    run(ActionDeliverAgentReply(desk), dispatcher, reply_trigger(make_tracker(("转人工", "request_human")), 4, 5), domain)
     assert [m["text"] for m in dispatcher.messages] == ["人工客服：请提供交易哈希", "人工客服：我们在查"]
-    assert desk.acked == [4, 5]
+    assert desk.acked == []
+
+
+def test_a_trigger_naming_no_reply_says_nothing(make_tracker, dispatcher, domain):
+    desk = FakeDesk(replies=[{"id": 4, "text": "请提供交易哈希"}])
+    run(ActionDeliverAgentReply(desk), dispatcher, make_tracker(("/desk_agent_reply", "desk_agent_reply")), domain)
+    assert dispatcher.messages == [] and desk.acked == []
+
+
+def test_a_reply_an_earlier_turn_already_said_is_not_said_again(make_tracker, dispatcher, domain):
+    # The channel took it but the desk never heard back (its call timed out): the retry says nothing twice.
+    tracker = reply_trigger(make_tracker(("转人工", "request_human")), 4)
+    tracker.events.append({"event": "bot", "text": "人工客服：请提供交易哈希"})
+    tracker = reply_trigger(tracker, 4, 5)
+    desk = FakeDesk(replies=[{"id": 4, "text": "请提供交易哈希"}, {"id": 5, "text": "我们在查"}])
+    run(ActionDeliverAgentReply(desk), dispatcher, tracker, domain)
+    assert [m["text"] for m in dispatcher.messages] == ["人工客服：我们在查"]
 
 
 def test_agent_replies_follow_the_users_language(make_tracker, dispatcher, domain):
     desk = FakeDesk(replies=[{"id": 1, "text": "Please send the tx hash"}])
-    run(ActionDeliverAgentReply(desk), dispatcher, make_tracker(("I need a human", "request_human")), domain)
+    run(ActionDeliverAgentReply(desk), dispatcher, reply_trigger(make_tracker(("I need a human", "request_human")), 1), domain)
     assert dispatcher.messages[0]["text"] == "Agent: Please send the tx hash"
 
 
@@ -142,7 +169,9 @@ def test_a_forged_close_of_an_open_ticket_does_nothing(make_tracker, dispatcher,
 
 
 def test_a_real_close_asks_for_a_rating(make_tracker, dispatcher, domain):
-    run(ActionTicketClosed(FakeDesk(has_ticket=False)), dispatcher, make_tracker(("x", "desk_ticket_closed")), domain)
+    # Pending replies are not said here: the desk delivers them (and counts them) before it announces the close.
+    desk = FakeDesk(has_ticket=False, replies=[{"id": 9, "text": "已处理"}])
+    run(ActionTicketClosed(desk), dispatcher, make_tracker(("x", "desk_ticket_closed")), domain)
     assert responses(dispatcher) == ["utter_ticket_closed", "utter_ask_csat"]
 
 

@@ -207,7 +207,7 @@ def test_the_bots_token_reaches_only_the_bots_endpoints(service, agent):
             ("GET", "/api/conversations/c1/ticket", None),
             ("POST", "/api/conversations/c1/messages", {"text": "还在吗"}),
             ("GET", "/api/conversations/c1/replies", None),
-            ("POST", "/api/conversations/c1/replies/ack", {"ids": []}),
+            ("POST", "/api/conversations/c1/replies/deliver", None),
             ("GET", "/api/conversations/c1/incident-notices", None),
             ("POST", "/api/conversations/c1/incident-notices/ack", {"ids": []}),
             ("GET", "/api/incidents?status=active&counts=false", None),

@@ -185,3 +185,44 @@ def test_eta_rounds_up_per_agent():
     schedule = Schedule([ShiftWindow(frozenset(range(7)), 0, 1440, 3)], "UTC")
     assert estimate(4, 3, 10, schedule, NOW).minutes == 20
     assert estimate(1, 3, 10, schedule, NOW).minutes == 10
+
+
+def test_a_repeated_escalation_or_relay_with_the_same_key_creates_one_row(service):
+    # A turn run twice (the front re-runs it after a worker timeout) sends the same keys again.
+    first = service.escalate("conv-key", "P2", intent="stuck_transaction", text="转账卡住了", idempotency_key="esc-1")
+    again = service.escalate("conv-key", "P2", intent="stuck_transaction", text="转账卡住了", idempotency_key="esc-1")
+    assert again.ticket.id == first.ticket.id and first.created and again.created
+    relayed = service.append_user_message("conv-key", "哈希稍后发", idempotency_key="rel-1")
+    assert service.append_user_message("conv-key", "哈希稍后发", idempotency_key="rel-1").id == relayed.id
+    ticket = service.get(first.ticket.public_id)
+    assert ticket.escalations == 1
+    assert [m.text for m in ticket.messages if m.direction == "user"] == ["转账卡住了", "哈希稍后发"]
+    assert sum(1 for m in ticket.messages if m.direction == "system") == 1
+    # Another message (another key) is another escalation and another relay.
+    assert not service.escalate("conv-key", "P2", text="还没到", idempotency_key="esc-2").created
+    service.append_user_message("conv-key", "哈希稍后发", idempotency_key="rel-2")
+    ticket = service.get(first.ticket.public_id)
+    assert ticket.escalations == 2
+    assert [m.text for m in ticket.messages if m.direction == "user"] == ["转账卡住了", "哈希稍后发", "还没到", "哈希稍后发"]
+
+
+def test_the_database_refuses_a_second_row_with_the_same_idempotency_key(service):
+    service.escalate("conv-key2", "P3", idempotency_key="esc-x")
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        with service.db.session() as s:
+            s.execute(sqlalchemy.text("INSERT INTO request_keys (key, kind, ticket_id, created, created_at) "
+                                      "SELECT key, kind, ticket_id, created, created_at FROM request_keys"))
+
+
+def test_a_p2_ticket_keeps_what_the_transaction_lookup_read_and_shows_it(service):
+    from desk.serialize import ticket_detail
+
+    details = {"chain": "Ethereum", "tx_hash": "0x" + "ab" * 32, "lookup_state": "confirmed", "lookup_block": "12",
+               "lookup_to": "0x" + "cd" * 20, "lookup_reason": ""}
+    opened = service.escalate("conv-lookup", "P2", intent="deposit_not_received", details=details, now=NOW)
+    shown = ticket_detail(service.get(opened.ticket.public_id))
+    assert shown["details"]["chain"] == "Ethereum"
+    assert shown["lookup"] == {"state": "confirmed", "block": "12", "to": "0x" + "cd" * 20}
+    service.escalate("conv-lookup", "P2", details={"lookup_state": "failed", "lookup_reason": "reverted"},
+                     now=NOW + timedelta(minutes=1))
+    assert ticket_detail(service.get(opened.ticket.public_id))["lookup"] == {"state": "failed", "reason": "reverted"}

@@ -53,3 +53,13 @@ def test_internal_intents_never_come_from_text_and_buttons_pass():
     assert gate(parse("desk", ("desk_agent_reply", 0.9), ("greet", 0.6)), tracker())["intent"]["name"] == "greet"
     assert gate(parse("/give_rating", ("give_rating", 1.0)), tracker())["intent"]["name"] == "give_rating"
     assert gate(parse("怎么创建钱包", ("create_wallet", 0.9)), None)["intent"]["name"] == "create_wallet"
+
+
+def test_an_unsure_digit_right_after_the_rating_question_is_the_rating():
+    asked = tracker(ActionExecuted("action_ticket_closed"),
+                    BotUttered("请打分", metadata={"utter_action": "utter_ask_csat"}))
+    unsure = {"text": "5", "intent": {"name": "nlu_fallback", "confidence": 0.4},
+              "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "give_rating", "confidence": 0.26},
+                                 {"name": "thanks", "confidence": 0.2}], "entities": []}
+    assert gate(unsure, asked)["intent"]["name"] == "give_rating"
+    assert gate(unsure, tracker())["intent"]["name"] == "nlu_fallback"  # nobody asked: still a clarifying question
