@@ -103,8 +103,8 @@ def write(result: Dict[str, object], out: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=5)
+    for flag, default in (("--count", 100), ("--warmup", 5)):
+        parser.add_argument(flag, type=int, default=default)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results/tx_lookup")
     args = parser.parse_args()
     print(write(run(args.count, args.warmup), args.out))

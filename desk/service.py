@@ -451,6 +451,17 @@ class DeskService:
             s.refresh(ticket)
             return ticket
 
+    def _held_ticket(self, s: Session, public_id: str, agent: Agent, closed_reason: str, claimed_status: int,
+                     claimed_hint: str) -> Ticket:
+        """The ticket, locked, if it is open to ``agent``: not closed, and not claimed by another agent
+        (supervisors may act on any)."""
+        ticket = self._get_for_update(s, public_id)
+        if ticket.status == "closed":
+            raise DeskError(409, f"ticket {public_id} {closed_reason}")
+        if ticket.status == "claimed" and ticket.assignee_id != agent.id and agent.role != "supervisor":
+            raise DeskError(claimed_status, f"ticket {public_id} is claimed by {ticket.assignee.username}{claimed_hint}")
+        return ticket
+
     def reply(self, public_id: str, agent: Agent, text: str, now: Optional[datetime] = None) -> TicketMessage:
         """Store an agent's reply for delivery; claims an unclaimed ticket for them."""
         now = now or utcnow()
@@ -458,11 +469,8 @@ class DeskService:
         if not text:
             raise DeskError(400, "the reply is empty")
         with self.db.session() as s:
-            ticket = self._get_for_update(s, public_id)
-            if ticket.status == "closed":
-                raise DeskError(409, f"ticket {public_id} is closed: the user can no longer receive replies on it")
-            if ticket.status == "claimed" and ticket.assignee_id != agent.id and agent.role != "supervisor":
-                raise DeskError(409, f"ticket {public_id} is claimed by {ticket.assignee.username}")
+            ticket = self._held_ticket(s, public_id, agent, "is closed: the user can no longer receive replies on it",
+                                       409, "")
             if ticket.status == "open":
                 ticket.status, ticket.assignee_id, ticket.claimed_at = "claimed", agent.id, now
             if ticket.first_response_at is None:
@@ -478,12 +486,8 @@ class DeskService:
         if outcome not in OUTCOMES or outcome == "cancelled_by_user":
             raise DeskError(400, "outcome must be resolved, not_resolved, duplicate or spam")
         with self.db.session() as s:
-            ticket = self._get_for_update(s, public_id)
-            if ticket.status == "closed":
-                raise DeskError(409, f"ticket {public_id} is already closed")
-            if ticket.status == "claimed" and ticket.assignee_id != agent.id and agent.role != "supervisor":
-                raise DeskError(403, f"ticket {public_id} is claimed by {ticket.assignee.username}: "
-                                     "only they or a supervisor can close it")
+            ticket = self._held_ticket(s, public_id, agent, "is already closed", 403,
+                                       ": only they or a supervisor can close it")
             ticket.status, ticket.closed_at, ticket.outcome = "closed", now, outcome
             if ticket.assignee_id is None:
                 ticket.assignee_id = agent.id

@@ -41,11 +41,19 @@ def _bot_turn(tracker: Any) -> List[Any]:
     return said
 
 
-def _asked_yes_no(turn: Iterable[Any]) -> bool:
+def _asked_yes_no(turn: Iterable[Any], intent: str) -> bool:
+    """A yes/no question: buttons that offer this answer, or a question asked without buttons.
+
+    Topic buttons (the clarifying question) offer "none of these" (``/deny``) but no yes.
+    """
     for event in turn:
         data = getattr(event, "data", None) or {}
-        text = (getattr(event, "text", None) or "").rstrip()
-        if data.get("buttons") or data.get("quick_replies") or text.endswith(("?", "？")):
+        buttons = data.get("buttons") or data.get("quick_replies") or []
+        if buttons:
+            if any(str(b.get("payload") or "").startswith("/" + intent) for b in buttons if isinstance(b, dict)):
+                return True
+            continue
+        if (getattr(event, "text", None) or "").rstrip().endswith(("?", "？")):
             return True
     return False
 
@@ -71,7 +79,7 @@ def asked_for(intent: str, tracker: Optional[Any]) -> bool:
     if intent == "give_rating":
         return _asked_rating(turn)
     if intent in ("affirm", "deny"):
-        return _asked_yes_no(turn)
+        return _asked_yes_no(turn, intent)
     if intent == "cancel_handoff":
         loop = getattr(tracker, "active_loop_name", None)
         return loop in HANDOFF_LOOPS or _escalated(tracker)
@@ -83,7 +91,8 @@ def asked_for(intent: str, tracker: Optional[Any]) -> bool:
 # An answer the bot asked for is taken from the ranking's first few even when unsure:
 # "5" right after "rate us 1 to 5" is a rating, not a question to clarify.
 PROMOTE_FROM_TOP = 3
-PROMOTABLE = frozenset({"give_rating", "affirm", "deny"})
+# Only the rating: its question names the answers (1-5). A yes/no is too easy to read into an unclear message.
+PROMOTABLE = frozenset({"give_rating"})
 
 
 def _promote_asked_answer(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:

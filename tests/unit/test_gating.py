@@ -63,3 +63,12 @@ def test_an_unsure_digit_right_after_the_rating_question_is_the_rating():
                                  {"name": "thanks", "confidence": 0.2}], "entities": []}
     assert gate(unsure, asked)["intent"]["name"] == "give_rating"
     assert gate(unsure, tracker())["intent"]["name"] == "nlu_fallback"  # nobody asked: still a clarifying question
+
+
+def test_topic_buttons_are_not_a_yes_no_question():
+    clarify = tracker(BotUttered("你是想问下面哪一个？", data={"buttons": [
+        {"title": "转账没到账", "payload": "/deposit_not_received"}, {"title": "都不是", "payload": "/deny"}]}))
+    assert gate(parse("好的", ("affirm", 0.9), ("thanks", 0.05)), clarify)["intent"]["name"] == "nlu_fallback"
+    assert gate(parse("都不是", ("deny", 0.9), ("thanks", 0.05)), clarify)["intent"]["name"] == "deny"
+    plain_question = tracker(BotUttered("还有什么可以帮你？"))
+    assert gate(parse("不用了", ("deny", 0.9)), plain_question)["intent"]["name"] == "deny"

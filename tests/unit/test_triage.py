@@ -18,7 +18,7 @@ def test_segments_at_sentence_ends_and_glues_short_greetings():
 
 def test_a_confident_urgent_clause_beats_a_vague_whole():
     whole = p("greet", 0.55)
-    chosen = decide(whole, [(0, p("greet", 0.9)), (10, p("deposit_not_received", 0.8))])
+    chosen = decide(whole, [(0, p("greet", 0.9)), (10, p("deposit_not_received", 0.95))])
     assert chosen["intent"]["name"] == "deposit_not_received"
     theft = decide(p("deposit_not_received", 0.7), [(0, p("deposit_not_received", 0.9)), (20, p("suspected_theft", 1.0))])
     assert theft["intent"]["name"] == "suspected_theft"
