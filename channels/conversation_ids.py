@@ -11,7 +11,8 @@ and the agent's replies). Now each channel's ids live in its own namespace:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import hashlib
+from typing import Any, Dict, Optional
 
 TELEGRAM_PREFIX = "telegram:"
 # Prefixes no REST caller may use: reserved for channels that prove who the user is.
@@ -36,3 +37,18 @@ def foreign_to_rest(sender: str, is_widget_session: Optional[Any] = None) -> Opt
     if is_widget_session is not None and is_widget_session(sender):
         return "this conversation id belongs to the web widget"
     return None
+
+
+# Metadata keys only our channels and the input gate set; a caller's own values are dropped.
+RESERVED_METADATA = ("secret_redacted", "client")
+
+
+def client_key(address: Optional[str], salt: str) -> str:
+    """A stable, non-reversible key of a caller's address (escalation rate limits), never the address."""
+    return "ip-" + hashlib.sha256(f"{salt}:{address or 'unknown'}".encode()).hexdigest()[:16]
+
+
+def caller_metadata(supplied: Any, client: str) -> Dict[str, Any]:
+    """What a caller sent as metadata, less the keys only we set, plus the client key."""
+    kept = {k: v for k, v in supplied.items() if k not in RESERVED_METADATA} if isinstance(supplied, dict) else {}
+    return {**kept, "client": client}

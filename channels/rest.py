@@ -9,7 +9,6 @@ can rate-limit escalations per client.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Dict, Optional, Text
 
@@ -18,8 +17,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.conversation_ids import foreign_to_rest
-from channels.input_gate import SECRET_METADATA_KEY, MessageHandler, clean_text, gated
+from channels.conversation_ids import caller_metadata, client_key, foreign_to_rest
+from channels.input_gate import MessageHandler, clean_text, gated
 from safety.tokens import token_matches
 from safety.widget_sessions import SessionSigner
 from answers.curated import bilingual
@@ -34,11 +33,8 @@ def _widget_sessions() -> SessionSigner:
     return SessionSigner(get_settings().socketio.session_secret or "unset")
 
 
-def client_key(request: Request) -> str:
-    """A stable, non-reversible key of the caller's address (rate limits), never the address itself."""
-    address = request.remote_addr or request.ip or "unknown"
-    salt = get_settings().socketio.session_secret or get_settings().rasa_api_token or ""
-    return "ip-" + hashlib.sha256(f"{salt}:{address}".encode()).hexdigest()[:16]
+def client_salt() -> str:
+    return get_settings().socketio.session_secret or get_settings().rasa_api_token or ""
 
 
 def check_auth(request: Request) -> Optional[HTTPResponse]:
@@ -80,11 +76,8 @@ class GatedRestInput(RestInput):
     """
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        supplied = super().get_metadata(request)
         # A caller may not claim a hidden secret or another client: the gate and this channel set those.
-        kept = {k: v for k, v in (supplied or {}).items() if k not in (SECRET_METADATA_KEY, "client")} \
-            if isinstance(supplied, dict) else {}
-        return {**kept, "client": client_key(request)}
+        return caller_metadata(super().get_metadata(request), client_key(request.remote_addr or request.ip, client_salt()))
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         text = super()._extract_message(req)

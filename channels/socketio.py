@@ -30,7 +30,9 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from channels.conversation_ids import caller_metadata, client_key
 from channels.input_gate import MessageHandler, gated
+from channels.rest import client_salt
 from answers.curated import bilingual
 from safety.widget_sessions import SessionSigner
 from settings import get_settings
@@ -91,6 +93,7 @@ class GatedSocketIOInput(SocketIOInput):
         self.signer = SessionSigner(settings.socketio.session_secret)
         self.redis_url = settings.socketio.redis_url
         self._confirmed: Dict[str, str] = {}  # socket id -> the session it was confirmed for
+        self._clients: Dict[str, str] = {}  # socket id -> hashed client address (escalation flood limits)
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
@@ -111,11 +114,15 @@ class GatedSocketIOInput(SocketIOInput):
             if origin and origin.rstrip("/") not in self.allowed_origins:
                 logger.warning("socket.io connection from %s refused (origin not allowed)", origin)
                 return False
+            request = environ.get("sanic.request")
+            address = (request.remote_addr or request.ip) if request is not None else environ.get("REMOTE_ADDR")
+            self._clients[sid] = client_key(address, client_salt())
             return True
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
             self._confirmed.pop(sid, None)
+            self._clients.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any) -> None:
@@ -149,8 +156,10 @@ class GatedSocketIOInput(SocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = None
+            # The widget's own metadata, less what only we set, plus the connection's client key (flood limits).
+            metadata = caller_metadata(metadata, self._clients.get(sid) or client_key(None, client_salt()))
             message = UserMessage(text, WidgetOutput(sio, self.bot_message_evt), session_id,
-                                  input_channel=self.name(), metadata=metadata if isinstance(metadata, dict) else None)
+                                  input_channel=self.name(), metadata=metadata)
             await handle(message)
 
         return blueprint
