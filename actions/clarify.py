@@ -42,21 +42,16 @@ NOT_TOPICS = frozenset(
 
 
 def suggested_intents(intent_ranking: List[Dict[Text, Any]], domain: DomainDict) -> List[str]:
-    """The likeliest topic intents, best first, that have a button label."""
+    """The likeliest topic intents, best first, that have a button label.
+
+    A topic far below the others is noise, unless nothing is above that line: a vague message
+    ("那个怎么搞") that the classifier leaned to declining still gets its best topic guesses.
+    """
     responses = domain.get("responses", {})
-    suggestions = []
-    for entry in intent_ranking:
-        name = entry.get("name")
-        if (
-            name in NOT_TOPICS
-            or f"utter_topic_{name}" not in responses
-            or (entry.get("confidence") or 0.0) < MIN_SUGGESTION_CONFIDENCE
-        ):
-            continue
-        suggestions.append(name)
-        if len(suggestions) == MAX_SUGGESTIONS:
-            break
-    return suggestions
+    topics = [entry for entry in intent_ranking
+              if entry.get("name") not in NOT_TOPICS and f"utter_topic_{entry.get('name')}" in responses]
+    likely = [entry for entry in topics if (entry.get("confidence") or 0.0) >= MIN_SUGGESTION_CONFIDENCE]
+    return [entry["name"] for entry in (likely or topics)[:MAX_SUGGESTIONS]]
 
 
 def is_repeated_fallback(tracker: Tracker) -> bool:

@@ -21,6 +21,10 @@ INTERNAL_PREFIX = "desk_"
 FALLBACK = "nlu_fallback"
 # The FallbackClassifier's threshold in config.yml: below it the bot asks instead of guessing.
 FALLBACK_THRESHOLD = 0.4
+# Declining ("I can only help with the wallet") needs more certainty than answering: below this an
+# out-of-scope prediction becomes the clarifying question (both count as handled for off-topic messages).
+OUT_OF_SCOPE = "out_of_scope"
+OUT_OF_SCOPE_THRESHOLD = 0.85
 HANDOFF_LOOPS = frozenset({"handoff_form", "transfer_details_form"})
 RATING_QUESTIONS = frozenset({"utter_ask_csat"})
 
@@ -113,6 +117,10 @@ def gate(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:
     intent = (parse.get("intent") or {}).get("name")
     if not intent or text.startswith("/"):
         return parse
+    if intent == OUT_OF_SCOPE and float((parse.get("intent") or {}).get("confidence") or 0) < OUT_OF_SCOPE_THRESHOLD:
+        # "那个怎么搞": a vague message is a question to clarify, not one to decline.
+        return {**parse, "intent": {"name": FALLBACK, "confidence": 1.0 - float(parse["intent"]["confidence"])},
+                "unsure_out_of_scope": True}
     if intent == FALLBACK or (intent not in ANSWER_INTENTS and float((parse.get("intent") or {}).get("confidence") or 0) < FALLBACK_THRESHOLD):
         return _promote_asked_answer(parse, tracker)
     if asked_for(intent, tracker):

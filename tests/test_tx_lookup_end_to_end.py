@@ -123,6 +123,7 @@ def test_the_p2_ticket_carries_the_lookup_and_nothing_is_asked_again(lookup_stac
     slots = requests.get(f"{lookup_stack.rasa_url}/conversations/lk-ticket/tracker",
                          params={"token": lookup_stack.api_token}, timeout=30).json()["slots"]
     assert '"state": "confirmed"' in slots["tx_lookup"] and "1.5 USDT" in slots["tx_lookup"]
+    assert full["lookup"]["state"] == "confirmed" and full["lookup"]["chain"] == "Ethereum"  # what the desk page shows
 
 
 def test_theft_with_a_hash_still_escalates_p1_at_once(lookup_stack, scenario):
@@ -139,3 +140,20 @@ def test_endpoints_slow_or_down_still_answer_within_4_s(lookup_stack, rpc):
     finally:
         rpc.delay = 0
     assert seconds < 4.0 and "暂时无法查询" in text and len(text) > 60  # the usual FAQ answer follows
+
+
+def test_the_widget_user_hears_the_same_states_over_socketio(lookup_stack, scenario):
+    from tests.socketio_user import SocketIOUser
+
+    user = SocketIOUser(lookup_stack.rasa_url)
+    try:
+        user.say(f"我的ETH转账对方没收到，交易哈希 {scenario.confirmed}")
+        assert f"区块 {scenario.confirmed_block} " in user.wait_for_text("已确认")["text"]
+        mark = len(user.received)
+        user.say(f"转账失败了 https://etherscan.io/tx/{scenario.reverted}")
+        assert "revert" in user.wait_for_text("失败", since=mark)["text"]
+        mark = len(user.received)
+        user.say(f"转账一直在等待 TxID: {scenario.pending}")
+        user.wait_for_text("待确认", since=mark)
+    finally:
+        user.close()

@@ -64,3 +64,9 @@ def test_without_any_ranking_the_user_can_still_answer(make_tracker, dispatcher,
     tracker = make_tracker(("???", "nlu_fallback", []))
     _run(tracker, dispatcher, domain)
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/deny"]
+
+
+def test_a_vague_message_still_gets_the_best_topic_guesses(domain):
+    ranking = [{"name": "out_of_scope", "confidence": 0.8}, {"name": "create_wallet", "confidence": 0.01},
+               {"name": "greet", "confidence": 0.01}, {"name": "gas_fee", "confidence": 0.004}]
+    assert suggested_intents(ranking, domain) == ["create_wallet", "gas_fee"]

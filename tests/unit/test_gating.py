@@ -72,3 +72,8 @@ def test_topic_buttons_are_not_a_yes_no_question():
     assert gate(parse("都不是", ("deny", 0.9), ("thanks", 0.05)), clarify)["intent"]["name"] == "deny"
     plain_question = tracker(BotUttered("还有什么可以帮你？"))
     assert gate(parse("不用了", ("deny", 0.9)), plain_question)["intent"]["name"] == "deny"
+
+
+def test_an_unsure_decline_becomes_a_clarifying_question():
+    assert gate(parse("那个怎么搞", ("out_of_scope", 0.8), ("create_wallet", 0.1)), tracker())["intent"]["name"] == "nlu_fallback"
+    assert gate(parse("比特币明天会涨吗", ("out_of_scope", 0.97)), tracker())["intent"]["name"] == "out_of_scope"
