@@ -173,7 +173,8 @@ tracker_store:
   username: postgres
   password: ""
 lock_store:
-  type: redis
+  # Stock RedisLockStore loses tickets when two processes take one conversation at once (rasa#9213).
+  type: rasa_server.redis_lock_store.AtomicRedisLockStore
   url: 127.0.0.1
   port: {ports.redis}
   db: 1
