@@ -132,6 +132,12 @@ def summary() -> str:
         if "training_seconds" in cold:
             verdicts.append(f"- Full training under 3 minutes: {cold['training_seconds']} s, "
                             f"{_check(cold['training_seconds'] < 180)}.")
+    lookup = _load("tx_lookup")
+    if lookup:
+        row("Transaction lookup (ours only)", "added per looked-up turn, p50 / p95 ms", None,
+            f"{lookup['added_p50_ms']} / {lookup['added_p95_ms']}", "against anvil on loopback; target p95 ≤ 300 ms")
+        verdicts.append(f"- Lookup adds ≤ 300 ms at p95: {lookup['added_p95_ms']} ms, "
+                        f"{_check(lookup['added_p95_ms'] <= 300)}.")
     surge = _load("surge")
     if surge:  # `make bench` runs the embedded profile; the scale-out rows come from `make bench-surge-scaleout`
         for result in (r for r in surge if not r["target"].startswith("scale-out")):
