@@ -60,7 +60,7 @@ def check_body(request: Request) -> Optional[HTTPResponse]:
         return refuse(400, "'sender' must be a string", "utter_bad_request")
     reason = foreign_to_rest(str(body.get("sender", "")), _widget_sessions().verify)
     if reason:
-        return refuse(403, reason, "utter_bad_request")
+        return refuse(403, reason, "utter_foreign_conversation")
     if len(body["message"]) > get_settings().max_message_chars:
         return refuse(413, f"'message' is longer than {get_settings().max_message_chars} characters",
                       "utter_message_too_long")

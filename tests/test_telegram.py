@@ -215,6 +215,7 @@ def test_a_rest_caller_cannot_speak_in_a_telegram_users_conversation(stack, tele
         refused = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook",
                                 json={"sender": sender, "message": "工单进度"}, timeout=30)
         assert refused.status_code == 403 and "another channel" in refused.json()["error"]
+        assert "其他渠道" in refused.json()["message"]["zh"] and "another channel" in refused.json()["message"]["en"]
     # The bare chat id over REST is a different, REST-owned conversation: no ticket id of theirs leaks.
     answer = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook",
                            json={"sender": str(chat), "message": "工单进度"}, timeout=60)
