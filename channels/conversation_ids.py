@@ -43,8 +43,17 @@ def foreign_to_rest(sender: str, is_widget_session: Optional[Any] = None) -> Opt
 RESERVED_METADATA = ("secret_redacted", "client")
 
 
-def client_key(address: Optional[str], salt: str) -> str:
+def client_salt() -> str:
+    """This deployment's salt for client keys (a secret it already has), so keys cannot be reversed."""
+    from settings import get_settings
+
+    settings = get_settings()
+    return settings.socketio.session_secret or settings.rasa_api_token or ""
+
+
+def client_key(address: Optional[str], salt: Optional[str] = None) -> str:
     """A stable, non-reversible key of a caller's address (escalation rate limits), never the address."""
+    salt = client_salt() if salt is None else salt
     return "ip-" + hashlib.sha256(f"{salt}:{address or 'unknown'}".encode()).hexdigest()[:16]
 
 

@@ -10,6 +10,7 @@ can rate-limit escalations per client.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.channels.rest import RestInput
@@ -29,12 +30,10 @@ def refuse(status: int, reason: str, response_name: str) -> HTTPResponse:
     return response.json({"error": reason, "message": bilingual(response_name)}, status=status)
 
 
+@lru_cache(maxsize=1)
 def _widget_sessions() -> SessionSigner:
+    """The widget's signer, to recognise its session ids (one per process, not one per request)."""
     return SessionSigner(get_settings().socketio.session_secret or "unset")
-
-
-def client_salt() -> str:
-    return get_settings().socketio.session_secret or get_settings().rasa_api_token or ""
 
 
 def check_auth(request: Request) -> Optional[HTTPResponse]:
@@ -77,7 +76,7 @@ class GatedRestInput(RestInput):
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
         # A caller may not claim a hidden secret or another client: the gate and this channel set those.
-        return caller_metadata(super().get_metadata(request), client_key(request.remote_addr or request.ip, client_salt()))
+        return caller_metadata(super().get_metadata(request), client_key(request.remote_addr or request.ip))
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         text = super()._extract_message(req)

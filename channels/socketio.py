@@ -32,7 +32,6 @@ from sanic import Blueprint
 
 from channels.conversation_ids import caller_metadata, client_key
 from channels.input_gate import MessageHandler, gated
-from channels.rest import client_salt
 from answers.curated import bilingual
 from safety.widget_sessions import SessionSigner
 from settings import get_settings
@@ -116,7 +115,7 @@ class GatedSocketIOInput(SocketIOInput):
                 return False
             request = environ.get("sanic.request")
             address = (request.remote_addr or request.ip) if request is not None else environ.get("REMOTE_ADDR")
-            self._clients[sid] = client_key(address, client_salt())
+            self._clients[sid] = client_key(address)
             return True
 
         @sio.on("disconnect", namespace=self.namespace)
@@ -157,7 +156,7 @@ class GatedSocketIOInput(SocketIOInput):
                 except ValueError:
                     metadata = None
             # The widget's own metadata, less what only we set, plus the connection's client key (flood limits).
-            metadata = caller_metadata(metadata, self._clients.get(sid) or client_key(None, client_salt()))
+            metadata = caller_metadata(metadata, self._clients.get(sid) or client_key(None))
             message = UserMessage(text, WidgetOutput(sio, self.bot_message_evt), session_id,
                                   input_channel=self.name(), metadata=metadata)
             await handle(message)
