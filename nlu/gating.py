@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
+from nlu.triage import FALLBACK, intent_of
+
 ANSWER_INTENTS = frozenset({"give_rating", "affirm", "deny", "cancel_handoff", "incident_subscribe"})
 INTERNAL_PREFIX = "desk_"
-FALLBACK = "nlu_fallback"
 # The FallbackClassifier's threshold in config.yml: below it the bot asks instead of guessing.
 FALLBACK_THRESHOLD = 0.4
 # Declining ("I can only help with the wallet") needs more certainty than answering: below this an
@@ -114,14 +115,13 @@ def gate(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:
     """``parse`` with an unasked answer intent replaced by the best asked one, or the fallback;
     an unsure parse right after the bot's question becomes the answer it asked for."""
     text = parse.get("text") or ""
-    intent = (parse.get("intent") or {}).get("name")
+    intent, confidence = intent_of(parse)
     if not intent or text.startswith("/"):
         return parse
-    if intent == OUT_OF_SCOPE and float((parse.get("intent") or {}).get("confidence") or 0) < OUT_OF_SCOPE_THRESHOLD:
+    if intent == OUT_OF_SCOPE and confidence < OUT_OF_SCOPE_THRESHOLD:
         # "那个怎么搞": a vague message is a question to clarify, not one to decline.
-        return {**parse, "intent": {"name": FALLBACK, "confidence": 1.0 - float(parse["intent"]["confidence"])},
-                "unsure_out_of_scope": True}
-    if intent == FALLBACK or (intent not in ANSWER_INTENTS and float((parse.get("intent") or {}).get("confidence") or 0) < FALLBACK_THRESHOLD):
+        return {**parse, "intent": {"name": FALLBACK, "confidence": 1.0 - confidence}, "unsure_out_of_scope": True}
+    if intent == FALLBACK or (intent not in ANSWER_INTENTS and confidence < FALLBACK_THRESHOLD):
         return _promote_asked_answer(parse, tracker)
     if asked_for(intent, tracker):
         return parse

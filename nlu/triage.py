@@ -93,7 +93,8 @@ def segment(text: str) -> List[Tuple[int, str]]:
     return clauses
 
 
-def _intent(parse: Dict[str, Any]) -> Tuple[Optional[str], float]:
+def intent_of(parse: Dict[str, Any]) -> Tuple[Optional[str], float]:
+    """A parse's intent name and confidence."""
     intent = parse.get("intent") or {}
     return intent.get("name"), float(intent.get("confidence") or 0.0)
 
@@ -105,14 +106,14 @@ def decide(whole: Dict[str, Any], clauses: List[Tuple[int, Dict[str, Any]]]) -> 
     is confident (``CLAUSE_CONFIDENCE``, or forced by the theft guard) and more
     urgent than the whole message's intent.
     """
-    best_intent, best_confidence = _intent(whole)
+    best_intent, best_confidence = intent_of(whole)
     best_rank = urgency(best_intent) if best_intent != FALLBACK else 6
     chosen: Optional[Dict[str, Any]] = None
     problems: Dict[str, float] = {}
     if best_intent and best_intent != FALLBACK:
         problems[best_intent] = best_confidence
     for _offset, parse in clauses:
-        intent, confidence = _intent(parse)
+        intent, confidence = intent_of(parse)
         if not intent or intent == FALLBACK or confidence < CLAUSE_CONFIDENCE:
             continue
         problems[intent] = max(confidence, problems.get(intent, 0.0))
