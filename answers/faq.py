@@ -26,6 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from answers.desk_action import DeskAction
 from deskapi.client import DeskClient, DeskUnavailable
 from answers.language import DomainDict, local_time, response_text, tracker_language
+from answers.second_problem import offer_second_problem
 from answers.topics import FAQ_INTENTS, incident_covers
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class ActionAnswerFaq(DeskAction):
         incident = covering_incident(await board.active(desk), intent, chain) if desk else None
         if incident is None:
             dispatcher.utter_message(response=f"utter_{intent}")
+            offer_second_problem(dispatcher, tracker, domain)
             return []
         language = tracker_language(tracker)
         dispatcher.utter_message(response="utter_incident_notice", buttons=subscribe_button(domain, language),
@@ -172,4 +174,5 @@ class ActionAnswerFaq(DeskAction):
             dispatcher.utter_message(response="utter_incident_chains_note", incident_chains=", ".join(incident["chains"]))
             dispatcher.utter_message(response=f"utter_{intent}")
         await report_contact(desk, tracker, incident["id"])
+        offer_second_problem(dispatcher, tracker, domain)
         return [SlotSet(INCIDENT_SLOT, incident["id"])]

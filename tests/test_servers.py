@@ -119,3 +119,27 @@ def test_an_oversized_message_is_refused_politely_and_the_server_lives_on(stack)
     assert reply.status_code == 413
     assert "精简" in reply.json()["message"]["zh"]
     assert stack.send("你好", "after-big")
+
+
+@pytest.mark.parametrize(
+    "message, first, second, language",
+    [
+        ("你好。我想问一下怎么创建钱包。还有我的钱包打不开了，一直闪退。", "app_connectivity", "create_wallet", "zh"),
+        ("How do I add a custom token? Also my withdrawal from Binance has not arrived after 5 hours.",
+         "deposit_not_received", "add_custom_token", "en"),
+    ],
+)
+def test_a_message_with_two_problems_answers_the_urgent_one_and_offers_the_other(
+        stack, rasa_domain, message, first, second, language):
+    replies = stack.send(message, f"two-problems-{language}")
+    assert replies[0]["text"] == text_of(f"utter_{first}", language, rasa_domain)
+    offer = replies[-1]
+    assert offer["text"] == text_of("utter_second_problem", language, rasa_domain)
+    assert [b["payload"] for b in offer["buttons"]] == [f"/{second}"]
+    followed = texts(stack.send(f"/{second}", f"two-problems-{language}"))
+    assert followed[0] == text_of(f"utter_{second}", language, rasa_domain)
+
+
+def test_a_one_problem_message_gets_no_second_offer(stack, rasa_domain):
+    replies = stack.send("我的钱包打不开了，一直闪退，怎么办。", "one-problem")
+    assert text_of("utter_second_problem", "zh", rasa_domain) not in texts(replies)
