@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 THEFT_INTENT = "suspected_theft"
 SECRET_INTENT = "secret_exposed"
 THEFT_GUARD_KEY = "theft_guard"
+FORCED_OTHERS_SCALE = 0.5
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -126,7 +127,11 @@ class TheftGuard(GraphComponent):
         # Also when the model already leans to it: at low confidence the FallbackClassifier
         # after this guard would turn a theft report into a clarifying question.
         logger.info("TheftGuard set intent %r (model: %r at %s)", intent, predicted.get("name"), predicted.get("confidence"))
-        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != intent]
+        # The others keep their order but at most half their confidence: left as they were, a model
+        # sure of another intent (0.97) makes the forced 1.0 "ambiguous" to the FallbackClassifier
+        # (ambiguity_threshold), and the theft victim would get a clarifying question.
+        ranking = [{**r, "confidence": float(r.get("confidence") or 0.0) * FORCED_OTHERS_SCALE}
+                   for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != intent]
         top = {"name": intent, "confidence": 1.0}
         message.set(INTENT, top, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [top] + ranking, add_to_output=True)

@@ -98,3 +98,15 @@ def test_guard_leaves_negations_alone():
     TheftGuard().process([message])
     assert message.get(INTENT)["name"] == "backup_mnemonic"
     assert message.get(THEFT_GUARD_KEY) is None
+
+
+def test_a_forced_theft_is_not_called_ambiguous_by_the_fallback_classifier():
+    """The model sure of another intent (0.97) must not make the guard's theft 'ambiguous' (1.0 vs 0.97)."""
+    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+
+    message = classified("We robbed my bitcoin", "greet", confidence=0.97)
+    TheftGuard().process([message])
+    config = {**FallbackClassifier.get_default_config(), "threshold": 0.4, "ambiguity_threshold": 0.1}
+    FallbackClassifier(config).process([message])
+    assert message.get(INTENT)["name"] == "suspected_theft"
+    assert [r["name"] for r in message.get(INTENT_RANKING_KEY)][:2] == ["suspected_theft", "greet"]

@@ -51,3 +51,38 @@ def test_every_intent_has_a_triage_class():
     domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain/domain.yml").read_text(encoding="utf-8"))
     free_text = [i for i in domain["intents"] if not str(i).startswith("desk_")]
     assert all(i in TRIAGE_CLASS for i in free_text)
+
+
+def test_a_thanks_clause_does_not_answer_a_vague_problem_message():
+    """Whole message unclear, only "Thanks." is confident: still a clarifying question, not "you're welcome"."""
+    text = "Dear Sirs. This transaction surprises me!! Never made? Could you help please. Thanks."
+    clause_intents = {"Thanks.": p("thanks", 0.998), "Dear Sirs.": p("out_of_scope", 0.95)}
+
+    def parse_clause(clause):
+        return clause_intents.get(clause, p("nlu_fallback", 0.4))
+
+    assert triage_parse(text, p("nlu_fallback", 0.4), parse_clause)["intent"]["name"] == "nlu_fallback"
+
+
+def test_pleasantries_are_dropped_and_the_rest_classified_again():
+    text = "Hi. How do I back up my wallet? Thanks!"
+    seen = []
+
+    def parse_clause(clause):
+        seen.append(clause)
+        if clause == "Thanks!":
+            return p("thanks", 0.99)
+        return p("backup_mnemonic", 0.74)
+
+    result = triage_parse(text, p("suspected_theft", 0.6), parse_clause)
+    assert result["intent"]["name"] == "backup_mnemonic"
+    assert seen[-1] == "Hi. How do I back up my wallet?"  # the rest, without the thanks
+
+
+def test_a_thank_you_message_stays_a_thank_you():
+    text = "Thanks a lot. You helped me a lot, have a nice day."
+
+    def parse_clause(clause):
+        return p("thanks", 0.99) if clause.startswith("Thanks") else p("out_of_scope", 0.9)
+
+    assert triage_parse(text, p("thanks", 0.61), parse_clause)["intent"]["name"] == "thanks"
