@@ -22,6 +22,8 @@ ZH_THEFT_WORDS = (
     "我没转过", "有人用我的钱包", "别人用我的钱包", "有人动了我的钱包",
     # Real users' phrasing (data/real/): drained by approvals, phishing, leaked phrases.
     "被划转", "被提走", "被转移", "不翼而飞", "被人盗", "被钓鱼", "被恶意授权", "授权被盗",
+    # Clipboard hijacks; transfers nobody signed. ("地址投毒" alone names a topic: 地址投毒是什么.)
+    "地址被替换", "地址被篡改", "地址被改了", "不是我本人", "没有签名就被", "被人转账",
     "助记词泄露", "助记词被盗", "私钥泄露", "私钥被盗", "被骗了", "被骗走", "资产被转", "币被转",
     "钱被转", "u被转", "被转光", "被盗转", "被盗取", "盗取", "被扫走", "被人提走", "陌生地址转走",
 )
@@ -39,6 +41,11 @@ EN_THEFT_WORDS = (
     "stealing", "theft", "thief", "thieves", "scammer took", "hacker", "hackers", "someone withdrew",
     "someone sent my", "someone moved my", "moved out of my", "transferred out without", "phished",
     "seed phrase was leaked", "seed phrase leaked", "private key leaked", "private key was leaked",
+    "fraud transaction", "fraud transactions", "fraudulent transaction", "fraudulent transactions",
+    "fraudulent transfer", "ripped off", "taken from my wallet", "taken out of my wallet",
+    "taken from my account", "i did not transfer", "i didn't transfer", "i never transferred",
+    "not made by me", "never made this", "address was replaced", "address had been replaced",
+    "address got replaced", "clipboard hijack",
 )
 # Cues that turn a theft word into a denial or a hypothetical question.
 ZH_NEGATION_CUES = (

@@ -1,6 +1,7 @@
 import pytest
 
 from nlu.theft_guard import find_theft_signal
+from safety.text import normalize_for_nlu
 
 
 @pytest.mark.parametrize(
@@ -42,3 +43,20 @@ def test_negated_hypothetical_and_unrelated_messages_do_not_fire(text):
 def test_signal_says_what_matched_and_where():
     signal = find_theft_signal("昨天钱包被盗了")
     assert (signal.word, signal.start) == ("被盗", 4)
+
+
+@pytest.mark.parametrize("text", [
+    "how to recover them, how to stop this fraud transaction",
+    "I got ripped off. Can you help me?",
+    "I received almost 3 bitcoin and it was taken from my wallet. I did not transfer it.",
+    "When copying, the address was replaced by another one and my USDT went there",
+    "复制的收款地址被替换了，U 转到了陌生地址",
+    "我没有签名就被转账了，资金损失了",
+])
+def test_round_three_phrasings_are_detected(text):
+    assert find_theft_signal(normalize_for_nlu(text)) is not None
+
+
+@pytest.mark.parametrize("text", ["地址投毒是什么", "what is address poisoning", "how to avoid fraud transactions"])
+def test_topic_questions_about_theft_do_not_fire(text):
+    assert find_theft_signal(normalize_for_nlu(text)) is None
