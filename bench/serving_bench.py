@@ -75,6 +75,8 @@ async def load(url: str, concurrency: int, messages: int, keep_latencies: bool =
 
 
 def summarise(latencies: List[float], failures: int, wall: float) -> Dict[str, Any]:
+    if not latencies:
+        return {"messages": 0, "failed": failures, "throughput_msg_s": 0.0, "p50_ms": None, "p95_ms": None, "p99_ms": None}
     return {"messages": len(latencies), "failed": failures, "throughput_msg_s": round(len(latencies) / wall, 1),
             "p50_ms": round(statistics.median(latencies) * 1000), "p95_ms": round(percentile(latencies, 95) * 1000),
             "p99_ms": round(percentile(latencies, 99) * 1000)}
@@ -138,8 +140,10 @@ def run(budget_per_level: int, levels: Sequence[int] = LEVELS, flood_rounds: int
             if off is not None:  # first, on fresh servers: a flood of new conversations (issue #21)
                 sides = {"stock": _Side(stock.url, {"rasa": stock.processes[1].pid, "actions": stock.processes[0].pid}),
                          "ours": _ours(ours), "ours, optimisations off": _ours(off)}
-                for side in sides.values():
-                    asyncio.run(load(side.url, 4, 40))  # model and caches warm, as after a start
+                for label, side in sides.items():
+                    warm = asyncio.run(load(side.url, 4, 40))  # model and caches warm, as after a start
+                    if warm["failed"]:
+                        print(f"warning: {label} failed {warm['failed']} of 40 warm-up messages")
                 rows += flood(sides, flood_rounds)
                 off.stop()
             for label, url in (("stock", stock.url), ("ours", ours.rasa_url)):  # warm both up
