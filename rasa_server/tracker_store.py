@@ -22,7 +22,8 @@ every writer) were a quarter of each process's CPU time (results/profile.md). A 
 in WAL mode survives the crash of any process, as before; only an operating-system crash
 or power loss can take back the last commits, which the rollback journal would have kept.
 Connections are kept in a small pool instead of opened per query. A conversation the database has never seen is answered "none" from its newest-id query
-alone, without the three session queries that would return nothing.
+alone, without the three session queries that would return nothing, and the new tracker Rasa
+then saves (under the same conversation lock) is written without counting its stored events first.
 
 Configured in ``endpoints.yml`` as ``type: rasa_server.tracker_store.CachingSQLTrackerStore``
 with the usual SQL settings (``dialect``, ``db``, ``url``…) plus ``cache_size``.
@@ -33,6 +34,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterator, List, Optional, Sequence, Text, Tuple
@@ -51,6 +53,11 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+
+# How long "a retrieve found no event" is trusted by the save that follows it in the same turn
+# (well within the conversation lock's lifetime); older, the stored events are counted again.
+UNSTORED_TRUST_SECONDS = 20.0
 
 
 @dataclass
@@ -114,6 +121,8 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._kept: "OrderedDict[str, _Kept]" = OrderedDict()
         self.hits = 0
         self.misses = 0
+        # Conversations a retrieve just found without any stored event, with when (see _additional_events).
+        self._unstored: "OrderedDict[str, float]" = OrderedDict()
         self.optimised = get_settings().performance.optimisations
         if self.optimised and self.engine.dialect.name == "sqlite":
             self._reuse_connections()
@@ -211,6 +220,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         return compacted, cut, len(state)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        self._unstored.pop(sender_id, None)
         newest_id = self._newest_id(sender_id)
         kept = self._kept.get(sender_id)
         if kept is not None and kept.newest_id == newest_id and kept.saved_events == len(kept.tracker.events):
@@ -220,6 +230,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self.misses += 1
         self._kept.pop(sender_id, None)
         if newest_id is None and self.optimised:
+            self._unstored[sender_id] = time.monotonic()
+            while len(self._unstored) > max(self.cache_size, 1000):
+                self._unstored.popitem(last=False)
             return None  # no event at all: what the session queries below would conclude
         # The latest session, as the stock store reads it, compacted exactly as a kept tracker
         # would be; the events are decoded once and replayed once.
@@ -238,6 +251,11 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         kept = self._kept.get(tracker.sender_id)
         if kept is not None and kept.tracker is tracker and kept.saved_events <= len(tracker.events):
             return itertools.islice(tracker.events, kept.saved_events, len(tracker.events))
+        found_none_at = self._unstored.pop(tracker.sender_id, None)
+        if found_none_at is not None and time.monotonic() - found_none_at < UNSTORED_TRUST_SECONDS:
+            # The turn's retrieve found no event for this conversation, and its lock has been held
+            # since: every event is new (Rasa's count below would say 0 after three queries).
+            return iter(list(tracker.events))
         return super()._additional_events(session, tracker)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
