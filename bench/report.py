@@ -90,17 +90,19 @@ def _flood_rows(serving: List[Dict[str, Any]], row: Any, verdicts: List[str]) ->
         f"{ours['p50_ms']} / {ours['p95_ms']} / {ours['p99_ms']}", f"p99 {_ratio(ours['p99_ms'], stock['p99_ms'])}")
     row(label, "failed requests", stock["failed"], ours["failed"])
     memory = {side: floods[side]["memory"] for side in ("stock", "ours")}
-    row(label, "memory of all processes after it, RSS / PSS MB",
-        f"{memory['stock']['rss_total_mb']} / {memory['stock']['pss_total_mb']}",
-        f"{memory['ours']['rss_total_mb']} / {memory['ours']['pss_total_mb']}",
-        "PSS counts a page shared by n processes 1/n in each")
+    row(label, "memory of all processes after it, RSS / PSS / group MB",
+        f"{memory['stock']['rss_total_mb']} / {memory['stock']['pss_total_mb']} / {memory['stock'].get('group_mb')}",
+        f"{memory['ours']['rss_total_mb']} / {memory['ours']['pss_total_mb']} / {memory['ours'].get('group_mb')}",
+        "group: private pages + the largest process's shared pages (PSS falls as other servers share libraries)")
     verdicts.append(f"- Flood throughput ≥ 5× stock: {_ratio(ours['throughput_msg_s'], stock['throughput_msg_s'])}, "
                     f"{_check(ours['throughput_msg_s'] >= 5 * stock['throughput_msg_s'])}.")
     verdicts.append(f"- Flood p99 ≤ 2 s: {ours['p99_ms']} ms, {_check(ours['p99_ms'] <= 2000)}; ≤ 0.2× stock: "
                     f"{_ratio(ours['p99_ms'], stock['p99_ms'])}, {_check(ours['p99_ms'] <= 0.2 * stock['p99_ms'])}; "
                     f"failed: {ours['failed']}, {_check(ours['failed'] == 0)}.")
-    verdicts.append(f"- Memory of all processes ≤ 1.2 GB (PSS, after the flood): {memory['ours']['pss_total_mb']} MB, "
-                    f"{_check(memory['ours']['pss_total_mb'] <= 1229)} (RSS {memory['ours']['rss_total_mb']} MB).")
+    group = memory["ours"].get("group_mb") or memory["ours"]["rss_total_mb"]
+    verdicts.append(f"- Memory of all processes ≤ 1.2 GB after the flood: {group} MB (private pages + shared "
+                    f"libraries once), {_check(group <= 1229)}; PSS {memory['ours']['pss_total_mb']} MB, RSS "
+                    f"{memory['ours']['rss_total_mb']} MB; account in results/profile.md.")
 
 
 def summary() -> str:
