@@ -21,9 +21,10 @@ rollback journal's commits (an fsync each, readers in the other Rasa process blo
 every writer) were a quarter of each process's CPU time (results/profile.md). A commit
 in WAL mode survives the crash of any process, as before; only an operating-system crash
 or power loss can take back the last commits, which the rollback journal would have kept.
-Connections are kept in a small pool instead of opened per query. A conversation the database has never seen is answered "none" from its newest-id query
-alone, without the three session queries that would return nothing, and the new tracker Rasa
-then saves (under the same conversation lock) is written without counting its stored events first.
+Connections are kept in a small pool instead of opened per query. A conversation the
+database has never seen is answered "none" from its newest-id query alone, without the three
+session queries that would return nothing, and the new tracker Rasa then saves (under the same
+conversation lock) is written without counting its stored events first.
 
 Configured in ``endpoints.yml`` as ``type: rasa_server.tracker_store.CachingSQLTrackerStore``
 with the usual SQL settings (``dialect``, ``db``, ``url``…) plus ``cache_size``.
