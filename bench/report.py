@@ -72,6 +72,39 @@ def _check(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
+def _flood_rows(serving: List[Dict[str, Any]], row: Any, verdicts: List[str]) -> None:
+    """The flood of new conversations (issue #21): stock, ours, ours with the optimisations off; memory."""
+    floods = {r["server"]: r for r in serving if r.get("scenario") == "flood"}
+    stock, ours = floods.get("stock"), floods.get("ours")
+    if not stock or not ours:
+        return
+    label = f"Flood: {ours['concurrency']} new conversations × {ours['messages_per_conversation']} messages"
+    for name in [n for n in floods if n not in ("stock", "ours")]:
+        other = floods[name]
+        row(label, f"{name}: msg/s, p99 ms", None, f"{other['throughput_msg_s']}, {other['p99_ms']}",
+            f"ours with them on: {_ratio(ours['throughput_msg_s'], other['throughput_msg_s'])} msg/s, "
+            f"p99 {_ratio(ours['p99_ms'], other['p99_ms'])}")
+    row(label, "msg/s", stock["throughput_msg_s"], ours["throughput_msg_s"],
+        _ratio(ours["throughput_msg_s"], stock["throughput_msg_s"]))
+    row(label, "p50 / p95 / p99 ms", f"{stock['p50_ms']} / {stock['p95_ms']} / {stock['p99_ms']}",
+        f"{ours['p50_ms']} / {ours['p95_ms']} / {ours['p99_ms']}", f"p99 {_ratio(ours['p99_ms'], stock['p99_ms'])}")
+    row(label, "failed requests", stock["failed"], ours["failed"])
+    memory = {side: floods[side]["memory"] for side in ("stock", "ours")}
+    row(label, "memory of all processes after it, RSS / PSS / group MB",
+        f"{memory['stock']['rss_total_mb']} / {memory['stock']['pss_total_mb']} / {memory['stock'].get('group_mb')}",
+        f"{memory['ours']['rss_total_mb']} / {memory['ours']['pss_total_mb']} / {memory['ours'].get('group_mb')}",
+        "group: private pages + the largest process's shared pages (PSS falls as other servers share libraries)")
+    verdicts.append(f"- Flood throughput ≥ 5× stock: {_ratio(ours['throughput_msg_s'], stock['throughput_msg_s'])}, "
+                    f"{_check(ours['throughput_msg_s'] >= 5 * stock['throughput_msg_s'])}.")
+    verdicts.append(f"- Flood p99 ≤ 2 s: {ours['p99_ms']} ms, {_check(ours['p99_ms'] <= 2000)}; ≤ 0.2× stock: "
+                    f"{_ratio(ours['p99_ms'], stock['p99_ms'])}, {_check(ours['p99_ms'] <= 0.2 * stock['p99_ms'])}; "
+                    f"failed: {ours['failed']}, {_check(ours['failed'] == 0)}.")
+    group = memory["ours"].get("group_mb") or memory["ours"]["rss_total_mb"]
+    verdicts.append(f"- Memory of all processes ≤ 1.2 GB after the flood: {group} MB (private pages + shared "
+                    f"libraries once), {_check(group <= 1229)}; PSS {memory['ours']['pss_total_mb']} MB, RSS "
+                    f"{memory['ours']['rss_total_mb']} MB; account in results/profile.md.")
+
+
 def summary() -> str:
     """results/bench.md: every benchmark's headline numbers in one table."""
     rows: List[str] = []
@@ -93,8 +126,10 @@ def summary() -> str:
                 fmt(ours[key]) if key in ours else None, "stock: Rasa's default pipeline" if key == "in_scope_accuracy" else "")
     serving = _load("serving")
     if serving:
-        for level in sorted({r["concurrency"] for r in serving}):
-            pair = {r["server"]: r for r in serving if r["concurrency"] == level}
+        _flood_rows(serving, row, verdicts)
+        steady = [r for r in serving if r.get("scenario", "steady") == "steady"]
+        for level in sorted({r["concurrency"] for r in steady}):
+            pair = {r["server"]: r for r in steady if r["concurrency"] == level}
             if len(pair) != 2:
                 continue
             stock, ours = pair["stock"], pair["ours"]
@@ -145,6 +180,11 @@ def summary() -> str:
                 f"{result.get('lost_messages')} / {result.get('duplicated_messages')}",
                 f"{result.get('conversations')} conversations, {result.get('throughput_msg_per_s')} msg/s, "
                 f"p99 {result.get('latency_p99_s')} s")
+            p99, lost, duplicated = (result.get(k) for k in ("latency_p99_s", "lost_messages", "duplicated_messages"))
+            if p99 is not None:
+                verdicts.append(f"- Surge ({result['scenario']}, {result.get('conversations')} conversations): p99 ≤ 3 s: "
+                                f"{p99} s, {_check(p99 <= 3)}; lost / duplicated 0 / 0: {lost} / {duplicated}, "
+                                f"{_check(lost == 0 and duplicated == 0)}.")
     escalation = _load("escalation")
     if escalation:
         row("Escalation (ours only)", "message to ticket visible, p99 ms", None, escalation.get("visible_ms_p99"))

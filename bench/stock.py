@@ -20,6 +20,9 @@ class StockRasa:
     """``rasa run`` as it comes: the rest channel, SQLTrackerStore on SQLite, actions over HTTP.
 
     The action server is ours (the same actions), without a desk, so it does strictly less work.
+    Rasa runs from the project root: the model names its spaCy pipeline by a path relative to it
+    (``var/spacy/zh_wallet``); elsewhere the model does not load, Rasa still answers ``GET /`` and
+    every message gets an empty answer. So it counts as started only once it answers a message.
     """
 
     def __init__(self, work: Path) -> None:
@@ -39,14 +42,19 @@ class StockRasa:
                              env=env, stdout=log, stderr=subprocess.STDOUT),
             subprocess.Popen([sys.executable, "-m", "rasa", "run", "--model", str(latest_model()), "--endpoints",
                               str(work / "endpoints.yml"), "--credentials", str(work / "credentials.yml"), "--port",
-                              str(rasa_port)], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT),
+                              str(rasa_port)], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT),
         ]
         self.url = f"http://127.0.0.1:{rasa_port}"
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
                 if requests.get(self.url, timeout=5).status_code == 200:
-                    return
+                    answer = requests.post(f"{self.url}/webhooks/rest/webhook", timeout=60,
+                                           json={"sender": "stock-ready", "message": "你好"})
+                    if answer.status_code == 200 and answer.json():
+                        return
+                    self.stop()
+                    raise RuntimeError(f"stock rasa answers nothing (model not loaded? see {work / 'stock.log'})")
             except requests.RequestException:
                 time.sleep(1)
         self.stop()

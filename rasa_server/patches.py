@@ -16,6 +16,8 @@ what differs from stock Rasa in this process:
 5. ``MessageProcessor.parse_message`` triages long messages clause by clause
    (``nlu.triage``) and gates answer intents by the dialogue state
    (``nlu.gating``): both need the tracker, which NLU components never see.
+   The text-only part (Rasa's parse and the triage) is kept per model by text
+   (``parse_cache``, off with ``RASA_OPTIMISATIONS=off``); gating runs every time.
 
 Each step is idempotent, so calling :func:`install` again (for example after a
 model reload built a new agent) is safe.
@@ -30,7 +32,8 @@ from rasa.core.processor import MessageProcessor
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from nlu import gating, triage
-from rasa_server import hot_path, tracker_guard
+from rasa_server import hot_path, parse_cache, tracker_guard
+from settings import get_settings
 
 _stock_parse_message = MessageProcessor.parse_message
 
@@ -38,17 +41,35 @@ _stock_parse_message = MessageProcessor.parse_message
 async def parse_message(self: MessageProcessor, message: UserMessage,
                         tracker: Optional[DialogueStateTracker] = None,
                         only_output_properties: bool = True) -> Dict[Text, Any]:
-    """Rasa's parse, then clause triage and dialogue-state gating (the same for every caller)."""
-    parse = await _stock_parse_message(self, message, tracker, only_output_properties)
-    if self.http_interpreter is None:
-        context = tracker or DialogueStateTracker.from_events(message.sender_id or "triage", [])
+    """Rasa's parse, then clause triage and dialogue-state gating (the same for every caller).
 
-        def parse_clause(clause: str) -> Dict[Text, Any]:
-            clause_message = UserMessage(clause, sender_id=message.sender_id, input_channel=message.input_channel)
-            return self._parse_message_with_graph(clause_message, context, only_output_properties)
-
-        parse = triage.triage_parse(message.text or "", parse, parse_clause)
+    Rasa's parse and the triage depend on the text and the model only: with the
+    optimisations on they are kept per model by text (``parse_cache``); gating,
+    which reads the conversation, runs on every message.
+    """
+    if self.http_interpreter is not None:
+        return gating.gate(await _stock_parse_message(self, message, tracker, only_output_properties), tracker)
+    cache = parse_cache.for_processor(self, get_settings().performance.parse_cache_entries)
+    key = (message.text, only_output_properties)
+    parse = cache.get(key) if cache is not None and cache.cacheable(message.text) else None
+    if parse is None:
+        parse = await _text_parse(self, message, tracker, only_output_properties)
+        if cache is not None:
+            cache.put(key, message.text, parse)
     return gating.gate(parse, tracker)
+
+
+async def _text_parse(self: MessageProcessor, message: UserMessage, tracker: Optional[DialogueStateTracker],
+                      only_output_properties: bool) -> Dict[Text, Any]:
+    """Rasa's parse and the clause triage: what the message's text and the model alone decide."""
+    parse = await _stock_parse_message(self, message, tracker, only_output_properties)
+    context = tracker or DialogueStateTracker.from_events(message.sender_id or "triage", [])
+
+    def parse_clause(clause: str) -> Dict[Text, Any]:
+        clause_message = UserMessage(clause, sender_id=message.sender_id, input_channel=message.input_channel)
+        return self._parse_message_with_graph(clause_message, context, only_output_properties)
+
+    return triage.triage_parse(message.text or "", parse, parse_clause)
 
 
 def install_parse() -> None:

@@ -141,6 +141,23 @@ class ChainSettings:
 
 
 @dataclass(frozen=True)
+class PerformanceSettings:
+    """Work the Rasa processes skip without changing an answer (issue #21, results/profile.md).
+
+    ``optimisations`` off (RASA_OPTIMISATIONS=off) runs every message the stock way: the
+    tests compare the answers both ways.
+    """
+
+    optimisations: bool = True
+    # NLU parses kept per loaded model, by message text (rasa_server/parse_cache.py); 0: none.
+    parse_cache_size: int = 4096
+
+    @property
+    def parse_cache_entries(self) -> int:
+        return self.parse_cache_size if self.optimisations else 0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Deployment settings shared by the NLU components, NLG and action server."""
 
@@ -165,6 +182,7 @@ class Settings:
     # call needs `Authorization: Bearer <token>` (off by default, for a local `make run`).
     rest_channel_token: Optional[str] = field(default=None, repr=False)
     chains: ChainSettings = field(default_factory=ChainSettings)
+    performance: PerformanceSettings = field(default_factory=PerformanceSettings)
 
     @property
     def allowed_link_domains(self) -> Tuple[str, ...]:
@@ -203,6 +221,7 @@ def load_settings(path: Optional[Path] = None, env: Mapping[str, str] = os.envir
         rasa_api_token=env.get("RASA_API_TOKEN") or None,
         rest_channel_token=env.get("REST_CHANNEL_TOKEN") or None,
         chains=_chain_settings(raw.get("chains", {}) or {}, env),
+        performance=_performance_settings(raw.get("performance", {}) or {}, env),
     )
     if settings.default_language not in ("zh", "en"):
         raise ValueError(f"default_language must be 'zh' or 'en', not {settings.default_language!r}")
@@ -275,6 +294,19 @@ def _desk_settings(raw: Mapping, env: Mapping[str, str]) -> DeskSettings:
         api_token=env.get("DESK_API_TOKEN") or None,
         rasa_api_token=env.get("RASA_API_TOKEN") or None,
         oncall_telegram_bot_token=env.get("ONCALL_TELEGRAM_BOT_TOKEN") or None,
+    )
+
+
+def _switch(value: object) -> bool:
+    """A yes/no setting from YAML or the environment ("off", "0", "false", "no" are off)."""
+    return str(value).strip().lower() not in ("off", "0", "false", "no", "")
+
+
+def _performance_settings(raw: Mapping, env: Mapping[str, str]) -> PerformanceSettings:
+    defaults = PerformanceSettings()
+    return PerformanceSettings(
+        optimisations=_switch(env.get("RASA_OPTIMISATIONS", raw.get("optimisations", defaults.optimisations))),
+        parse_cache_size=int(env.get("PARSE_CACHE_SIZE", raw.get("parse_cache_size", defaults.parse_cache_size))),
     )
 
 

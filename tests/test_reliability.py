@@ -105,8 +105,13 @@ def test_with_the_action_server_and_the_desk_down_an_escalation_is_kept_and_reac
 def test_a_broken_tracker_database_is_reported_and_the_message_kept_then_answered(stack, rasa_domain):
     user = sender("store")
     stack.send("你好", sender=user)
-    original = stack.tracker_db.read_bytes()
-    stack.tracker_db.write_bytes(b"this is not a database" * 200)
+    # The database file and, in WAL mode (performance.optimisations), its log and index: the
+    # latest turns live in the log until a checkpoint, so garbage in the main file alone goes unseen.
+    files = [path for path in (stack.tracker_db, *(stack.tracker_db.with_name(stack.tracker_db.name + suffix)
+                                                   for suffix in ("-wal", "-shm"))) if path.exists()]
+    originals = {path: path.read_bytes() for path in files}
+    for path in files:
+        path.write_bytes(b"this is not a database" * max(200, len(originals[path]) // 22 + 1))
     try:
         replies = stack.send("怎么创建钱包", sender=user)
         assert texts(replies) == text_of("utter_storage_unavailable", "zh", rasa_domain)
@@ -114,7 +119,8 @@ def test_a_broken_tracker_database_is_reported_and_the_message_kept_then_answere
         assert report.status_code == 503 and report.json()["tracker_store"].startswith(("unavailable", "failing"))
         assert report.json()["spooled_messages"] >= 1
     finally:
-        stack.tracker_db.write_bytes(original)
+        for path, content in originals.items():
+            path.write_bytes(content)
     # Back: the kept message is answered in the conversation, which still has its history.
     def answered():
         events = stack.tracker_events(user)

@@ -122,3 +122,28 @@ def test_a_store_without_the_conversation_in_memory_reads_the_same_compacted_tra
         assert [e.as_dict() for e in kept.events] == [e.as_dict() for e in read.events]
         assert kept.get_slot("chain") == read.get_slot("chain") == "TRON"
     assert caching.hits > 100 and len(kept.events) <= caching.compact_above
+
+
+def test_a_new_conversation_is_stored_once_with_the_optimisations(stores, monkeypatch):
+    """After a retrieve that found nothing, the save writes every event without counting (issue #21);
+    a stale "found nothing" (past UNSTORED_TRUST_SECONDS) is not trusted: Rasa's count decides."""
+    import rasa_server.tracker_store as module
+
+    cached, other, stock = stores
+    assert cached.optimised
+    tracker = run(cached.get_or_create_tracker("new-1"))  # retrieve (nothing), create, save
+    turn(tracker, "hi")
+    run(cached.save(tracker))
+    assert texts(run(stock.retrieve("new-1"))) == ["hi"]
+    assert len(run(stock.retrieve("new-1")).events) == len(tracker.events)  # nothing written twice
+
+    assert run(cached.retrieve("new-2")) is None
+    late = other.init_tracker("new-2")
+    late.update(ActionExecuted("action_listen"))
+    run(other.save(late))  # another process stored the conversation meanwhile
+    monkeypatch.setattr(module, "UNSTORED_TRUST_SECONDS", 0.0)
+    mine = cached.init_tracker("new-2")
+    mine.update(ActionExecuted("action_listen"))
+    turn(mine, "hello")
+    run(cached.save(mine))  # counted: only the events after the one already stored
+    assert len(run(stock.retrieve("new-2")).events) == len(mine.events)
