@@ -24,6 +24,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from answers.desk_action import DeskAction
+from answers.feedback import ask_feedback
 from deskapi.client import DeskClient, DeskUnavailable
 from answers.language import DomainDict, local_time, response_text, tracker_language
 from answers.topics import FAQ_INTENTS, incident_covers
@@ -163,7 +164,7 @@ class ActionAnswerFaq(DeskAction):
         incident = covering_incident(await board.active(desk), intent, chain) if desk else None
         if incident is None:
             dispatcher.utter_message(response=f"utter_{intent}")
-            return []
+            return ask_feedback(dispatcher, tracker, domain, intent)
         language = tracker_language(tracker)
         dispatcher.utter_message(response="utter_incident_notice", buttons=subscribe_button(domain, language),
                                  **incident_fields(incident, domain, language))
