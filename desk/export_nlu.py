@@ -63,8 +63,16 @@ def existing_examples(root: Path, skip: Optional[Path] = None) -> Set[str]:
 
 def annotated(text: str, entities: Iterable[Dict[str, object]]) -> str:
     """``text`` with Rasa's ``[value](entity)`` annotations; brackets of the user's own are defused."""
-    spans = sorted(((int(e["start"]), int(e["end"]), str(e["entity"])) for e in entities
-                    if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)), reverse=True)
+    found = []
+    for entity in entities:
+        value, start = str(entity.get("value") or ""), entity.get("start")
+        if not value:
+            continue
+        if not (isinstance(start, int) and text[start:start + len(value)] == value):
+            start = text.find(value)  # offsets of the stored text; spacing may differ here
+        if start >= 0:
+            found.append((start, start + len(value), str(entity["entity"])))
+    spans = sorted(found, reverse=True)
     pieces, cursor = [], len(text)
     for start, end, name in spans:
         if end > cursor or start < 0:
