@@ -18,7 +18,8 @@ def bar_chart(rows: Sequence[Tuple[str, float]], title: str, percent: bool = Fal
     top = maximum or max((value for _, value in rows), default=0) or 1
     height = len(rows) * (BAR_HEIGHT + GAP) + GAP
     parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{LABEL_WIDTH + BAR_WIDTH + 70}" '
-             f'height="{height}" xmlns="http://www.w3.org/2000/svg" font-size="12" font-family="sans-serif">'
+             f'height="{height}" viewBox="0 0 {LABEL_WIDTH + BAR_WIDTH + 70} {height}" style="max-width:100%;height:auto" '
+             f'xmlns="http://www.w3.org/2000/svg" font-size="12" font-family="sans-serif">'
              f"<title>{escape(title)}</title>"]
     for index, (label, value) in enumerate(rows):
         y = GAP + index * (BAR_HEIGHT + GAP)
