@@ -4,13 +4,15 @@ One YAML file per intent in the output folder (default ``data/nlu/reviewed/``, w
 finds it), rewritten in full on each export so a relabel or discard is reflected. Each example
 says where it came from (inbox item, reviewer, date; as a comment and as the example's
 ``metadata``). Left out: messages already in the training data (compared without annotations,
-case, width and spacing), repeats, anything with a secret marker, and messages with personal
+case, width and spacing), repeats, examples of the held-out test splits (``make bench`` measures
+on them), anything with a secret marker, and messages with personal
 data (e-mail addresses, phone numbers, addresses, hashes, long numbers): those are counted in
 the summary, never written.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import unicodedata
@@ -26,6 +28,8 @@ from safety.redaction import MARKERS
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = PROJECT_ROOT / "data/nlu/reviewed"
 TRAINING_DATA = PROJECT_ROOT / "data/nlu"
+# The held-out splits `make bench` measures on: a reviewed copy in the training data would flatter it.
+HELD_OUT = (PROJECT_ROOT / "tests/nlu/holdout.yml", PROJECT_ROOT / "tests/nlu/real_heldout.tsv")
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 PERSONAL_DATA = re.compile(
     r"[\w.+-]+@[\w-]+\.[\w.]+"              # e-mail
@@ -61,6 +65,29 @@ def existing_examples(root: Path, skip: Optional[Path] = None) -> Set[str]:
     return seen
 
 
+def held_out_examples(paths: Iterable[Path] = HELD_OUT) -> Set[str]:
+    seen: Set[str] = set()
+    for path in paths:
+        if not path.exists():
+            continue
+        if path.suffix == ".tsv":
+            with path.open(encoding="utf-8") as handle:
+                rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
+                seen.update(comparable(str(r.get("text") or "").replace(" / ", " ")) for r in rows)
+        else:
+            seen |= _examples_of(path)
+    return seen
+
+
+def _examples_of(path: Path) -> Set[str]:
+    found: Set[str] = set()
+    for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []) or []:
+        examples = block.get("examples") if isinstance(block, dict) else None
+        if isinstance(examples, str):
+            found.update(comparable(line.strip()[2:]) for line in examples.splitlines() if line.strip().startswith("- "))
+    return found
+
+
 def annotated(text: str, entities: Iterable[Dict[str, object]]) -> str:
     """``text`` with Rasa's ``[value](entity)`` annotations; brackets of the user's own are defused."""
     found = []
@@ -92,13 +119,14 @@ def _defuse(text: str) -> str:
 class ExportSummary:
     written: Dict[str, int] = field(default_factory=dict)
     already_trained: int = 0
+    held_out: int = 0
     repeated: int = 0
     secret: int = 0
     personal_data: int = 0
 
     def as_dict(self) -> Dict[str, object]:
         return {"written": self.written, "examples": sum(self.written.values()), "skipped": {
-            "already_in_training_data": self.already_trained, "repeated": self.repeated,
+            "already_in_training_data": self.already_trained, "in_held_out_split": self.held_out, "repeated": self.repeated,
             "secret_marker": self.secret, "personal_data": self.personal_data}}
 
 
@@ -109,6 +137,7 @@ def has_secret_marker(text: str) -> bool:
 def export(items: Iterable[NluInboxItem], out: Path = DEFAULT_OUT, training_root: Path = TRAINING_DATA) -> ExportSummary:
     """Write the labelled ``items`` under ``out``, one ``<intent>.yml`` each; the summary of what was left out."""
     known = existing_examples(training_root, skip=out)
+    held_out = held_out_examples()
     summary = ExportSummary()
     exported: Set[str] = set()
     chosen: Dict[str, List[NluInboxItem]] = {}
@@ -125,6 +154,8 @@ def export(items: Iterable[NluInboxItem], out: Path = DEFAULT_OUT, training_root
             summary.repeated += 1
         elif key in known:
             summary.already_trained += 1
+        elif key in held_out:
+            summary.held_out += 1
         else:
             exported.add(key)
             chosen.setdefault(item.label_intent, []).append(item)

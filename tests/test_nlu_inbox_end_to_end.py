@@ -96,3 +96,27 @@ def test_fresh_seed_phrases_never_show_in_the_inbox(stack):
         assert not leaked(words, everything), message
     # They were escalated (P1), so their messages are in the inbox, as markers.
     assert "mnemonic hidden" in everything or "已隐藏" in everything
+
+
+def test_filters_narrow_the_list_and_bad_values_get_400(stack):
+    sender = f"inbox-filters-{time.time_ns()}"
+    stack.send("how can I rename my wallet please", sender)
+    assert pending_for(stack, sender)
+
+    def mine(query):
+        answer = stack.desk("GET", "/api/nlu/inbox?status=pending&" + query)
+        assert answer.status_code == 200, answer.text
+        return [i for i in answer.json()["items"] if i["conversation_id"] == sender]
+
+    item = mine("")[0]
+    assert item["language"] == "en" and item["reason"] == "fallback"
+    assert mine("language=en&channel=rest&reason=fallback") and not mine("language=zh") and not mine("channel=telegram")
+    assert mine(f"intent={item['predicted_intent']}") and not mine("intent=gas_fee")
+    low, high = max(item["confidence"] - 0.01, 0), min(item["confidence"] + 0.01, 1)
+    assert mine(f"min_confidence={low}&max_confidence={high}") and not mine(f"min_confidence={high}")
+    today = item["created_at"][:10]
+    assert mine(f"since={today}") and not mine("until=2000-01-01")
+    for bad in ("reason=whatever", "min_confidence=2", "min_confidence=abc", "since=yesterday", "language=fr",
+                "limit=x"):
+        answer = stack.desk("GET", "/api/nlu/inbox?" + bad)
+        assert answer.status_code == 400 and answer.json()["error"], bad

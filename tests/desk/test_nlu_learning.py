@@ -63,9 +63,10 @@ def test_export_dedupes_and_leaves_out_secrets_and_personal_data(tmp_path):
         item(5, "我的助记词 [已隐藏助记词 mnemonic hidden]", "import_wallet"),
         item(6, "转到 0x52908400098527886E0F7030069857D2E4169EE7 没到账", "deposit_not_received"),
         item(7, "打电话13812345678", "request_human"),
+        item(9, "你是人還是機器", "bot_challenge"),                 # in the held-out split make bench measures on
         item(8, "USDT 在 TRON 上怎么转", "cross_chain", [{"entity": "chain", "value": "TRON", "start": 7, "end": 11}]),
     ], out, training)
-    assert summary.as_dict()["skipped"] == {"already_in_training_data": 2, "repeated": 1, "secret_marker": 1,
+    assert summary.as_dict()["skipped"] == {"already_in_training_data": 2, "in_held_out_split": 1, "repeated": 1, "secret_marker": 1,
                                             "personal_data": 2}
     assert sorted(p.name for p in out.iterdir()) == ["create_wallet.yml", "cross_chain.yml"]
     cross = yaml.safe_load((out / "cross_chain.yml").read_text(encoding="utf-8"))["nlu"][0]["examples"]
