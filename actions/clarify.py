@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from answers.history import user_intents
 from answers.language import DomainDict, response_text, tracker_language
-from safety.payloads import INTERNAL_INTENTS
+from safety.payloads import FEEDBACK_INTENTS, INTERNAL_INTENTS
 
 FALLBACK_INTENT = "nlu_fallback"
 MAX_SUGGESTIONS = 3
@@ -38,7 +38,7 @@ NOT_TOPICS = frozenset(
         "give_rating",
         "incident_subscribe",
     }
-) | INTERNAL_INTENTS
+) | INTERNAL_INTENTS | FEEDBACK_INTENTS
 
 
 def suggested_intents(intent_ranking: List[Dict[Text, Any]], domain: DomainDict) -> List[str]:

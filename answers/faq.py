@@ -24,9 +24,10 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from answers.desk_action import DeskAction
+from answers.feedback import ask_feedback
 from deskapi.client import DeskClient, DeskUnavailable
 from answers.language import DomainDict, local_time, response_text, tracker_language
-from answers.second_problem import offer_second_problem
+from answers.second_problem import offer_second_problem, second_problem
 from answers.topics import FAQ_INTENTS, incident_covers
 
 logger = logging.getLogger(__name__)
@@ -164,8 +165,12 @@ class ActionAnswerFaq(DeskAction):
         incident = covering_incident(await board.active(desk), intent, chain) if desk else None
         if incident is None:
             dispatcher.utter_message(response=f"utter_{intent}")
-            offer_second_problem(dispatcher, tracker, domain)
-            return []
+            if second_problem(tracker, domain):
+                # One set of buttons at a time: the user's other problem first; "有帮助吗？" comes
+                # after its answer.
+                offer_second_problem(dispatcher, tracker, domain)
+                return []
+            return ask_feedback(dispatcher, tracker, domain, intent)
         language = tracker_language(tracker)
         dispatcher.utter_message(response="utter_incident_notice", buttons=subscribe_button(domain, language),
                                  **incident_fields(incident, domain, language))

@@ -245,6 +245,7 @@ class Deployment:
         base_env = {**os.environ, **tokens, "PYTHONPATH": str(PROJECT_ROOT),
                     "DESK_URL": f"http://127.0.0.1:{self.ports.desk}",
                     "DESK_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/desk",
+                    "DESK_TRACKER_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{self.ports.postgres}/rasa",
                     "RASA_URL": f"http://127.0.0.1:{self.ports.nginx_rasa}",
                     "ACTION_SERVER_URL": f"http://127.0.0.1:{self.ports.nginx_actions}/webhook",
                     "SOCKETIO_REDIS_URL": f"redis://127.0.0.1:{self.ports.redis}/2",

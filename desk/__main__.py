@@ -100,6 +100,31 @@ def run_incident_command(args: argparse.Namespace, service: DeskService) -> None
     print(json.dumps(incident_detail(incident, incidents.counts(incident)), ensure_ascii=False, indent=1))
 
 
+def run_export(settings: DeskSettings, out: Optional[str]) -> None:
+    """Harvest what the tracker store has, then write every labelled inbox item (desk/export_nlu.py)."""
+    from pathlib import Path
+
+    from desk.conversation_log import ConversationLog
+    from desk.export_nlu import DEFAULT_OUT, export
+    from desk.nlu_inbox import NluInbox
+
+    service = build_service(settings)
+    inbox = NluInbox(service.db, ConversationLog(settings.tracker_database_url))
+    target = Path(out) if out else DEFAULT_OUT
+    summary = export(inbox.labelled(), target)
+    print(json.dumps({"out": str(target), **summary.as_dict()}, ensure_ascii=False))
+
+
+def run_report(settings: DeskSettings, period: str, day: Optional[str]) -> None:
+    from desk.conversation_log import ConversationLog
+    from desk.report import build_report, parse_day, report_csv
+
+    service = build_service(settings)
+    report = build_report(ConversationLog(settings.tracker_database_url), service.db, period, parse_day(day),
+                          settings.timezone)
+    sys.stdout.write(report_csv(report))
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m desk", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +149,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     shifts_cmd = commands.add_parser("shifts", help="print the shift plan, or replace it with --set JSON")
     shifts_cmd.add_argument("--set", dest="shifts_json")
     add_incident_commands(commands)
+    export_cmd = commands.add_parser("export-nlu", help="write the NLU inbox's labelled messages as training data")
+    export_cmd.add_argument("--out", default=None, help="folder (default data/nlu/reviewed, which make train reads)")
+    report_cmd = commands.add_parser("report", help="the bot report as CSV (deflection, fallback, handoff, topics)")
+    report_cmd.add_argument("--period", choices=["day", "week"], default="day")
+    report_cmd.add_argument("--date", default=None, help="a day in the period, YYYY-MM-DD (default: today)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.DEBUG if getattr(args, "debug", False) else logging.INFO,
@@ -151,6 +181,10 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(json.dumps({"tokens": build_service(settings).api_tokens()}, ensure_ascii=False, indent=1))
         elif args.command == "incident":
             run_incident_command(args, build_service(settings))
+        elif args.command == "export-nlu":
+            run_export(settings, args.out)
+        elif args.command == "report":
+            run_report(settings, args.period, args.date)
         elif args.command == "shifts":
             service = build_service(settings)
             if args.shifts_json:

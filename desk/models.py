@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -263,3 +263,55 @@ class IncidentDelivery(Base):
         Index("uq_incident_deliveries", "update_id", "contact_id", unique=True),
         Index("ix_incident_deliveries_due", "status", "next_attempt_at"),
     )
+
+
+INBOX_STATUSES = ("pending", "labelled", "discarded")
+INBOX_REASONS = ("not_helpful", "clarification", "fallback", "low_confidence", "escalated", "flagged")
+DISCARD_REASONS = ("noise", "secret", "off_topic")
+
+
+class NluInboxItem(Base):
+    """A user message that needs a reviewer's look (desk/nlu_inbox.py): why, what the bot guessed, the verdict.
+
+    The text is the redacted text of the tracker store, redacted again here; one item per user
+    message (``event_key``), so harvesting the same conversation twice changes nothing.
+    """
+
+    __tablename__ = "nlu_inbox_items"
+
+    id = Column(Integer, primary_key=True)
+    event_key = Column(String(300), nullable=False, unique=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64), nullable=False, default="unknown")
+    language = Column(String(2), nullable=False, default="zh")
+    text = Column(Text, nullable=False)
+    # Near-identical messages share it (desk/nlu_inbox.py: group_key); the inbox shows one per group.
+    group_key = Column(String(255), nullable=False, index=True)
+    predicted_intent = Column(String(64))
+    confidence = Column(Float)
+    # Entities the bot found (JSON list), offered when relabelling.
+    entities = Column(Text)
+    reason = Column(String(16), nullable=False)
+    # The topic button the user chose after the clarifying question.
+    suggested_intent = Column(String(64))
+    status = Column(String(16), nullable=False, default="pending")
+    label_intent = Column(String(64))
+    label_entities = Column(Text)
+    discard_reason = Column(String(16))
+    reviewer_id = Column(Integer, ForeignKey("agents.id"))
+    reviewed_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+    reviewer = relationship(Agent, lazy="joined")
+
+    __table_args__ = (Index("ix_nlu_inbox_status_created", "status", "created_at"),)
+
+
+class NluHarvestState(Base):
+    """How far the inbox has read the tracker store's events (one row)."""
+
+    __tablename__ = "nlu_harvest_state"
+
+    id = Column(Integer, primary_key=True)
+    last_event_id = Column(Integer, nullable=False, default=0)
+    harvested_at = Column(DateTime)

@@ -71,6 +71,7 @@ DESK_ENV = {
     "oncall_telegram_bot_token": "ONCALL_TELEGRAM_BOT_TOKEN",
     "oncall_coalesce_seconds": "ONCALL_COALESCE_SECONDS",
     "escalations_per_client": "DESK_ESCALATIONS_PER_CLIENT",
+    "tracker_database_url": "DESK_TRACKER_DATABASE_URL",
 }
 
 
@@ -81,7 +82,7 @@ def desk_file_source(_settings: BaseSettings) -> Dict[str, Any]:
     values = {key: raw[key] for key in ("database_url", "url", "port", "rasa_url", "timezone", "minutes_per_ticket",
                                         "delivery_retry_seconds", "secure_cookies", "login_max_failures",
                                         "login_window_seconds", "escalations_per_client", "escalations_per_conversation",
-                                        "escalation_window_minutes") if key in raw}
+                                        "escalation_window_minutes", "tracker_database_url") if key in raw}
     values["sla_minutes"] = {**DEFAULT_SLA_MINUTES, **{str(k): int(v) for k, v in (raw.get("sla_minutes") or {}).items()}}
     values["default_shifts"] = tuple(raw.get("shifts") or ())
     for key in ("telegram_api_base", "telegram_chat_id", "repage_minutes", "coalesce_seconds"):
@@ -94,6 +95,8 @@ class DeskSettings(BaseSettings):
     """The agent desk (package ``desk``) and how it reaches Rasa and the on-call chat."""
 
     database_url: str = "sqlite:///var/desk.db"
+    # Rasa's tracker store (endpoints.yml), read only: the NLU inbox and the report learn from every conversation.
+    tracker_database_url: str = "sqlite:///var/tracker.db"
     url: str = "http://127.0.0.1:8080"
     port: int = 8080
     rasa_url: str = "http://127.0.0.1:5005"

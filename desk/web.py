@@ -19,7 +19,9 @@ from sanic import Sanic, response
 from sanic.response import HTTPResponse
 
 from desk.broadcast import IncidentBroadcaster
+from desk.conversation_log import ConversationLog
 from desk.incidents import IncidentService
+from desk.nlu_inbox import NluInbox
 from desk.oncall import OnCallAlerts
 from desk.paging import Pager
 from desk.rasa_client import AGENT_REPLY_INTENT, TICKET_CLOSED_INTENT, RasaClient, RasaUnavailable
@@ -58,6 +60,8 @@ class Desk:
         self.incidents = IncidentService(service.db, settings.timezone)
         self.broadcaster = IncidentBroadcaster(self.incidents, rasa)
         self.pager = Pager(service, alerts, settings)
+        self.conversation_log = ConversationLog(settings.tracker_database_url)
+        self.nlu_inbox = NluInbox(service.db, self.conversation_log)
 
     # ----- delivery of agent replies and ticket events --------------------
     @asynccontextmanager

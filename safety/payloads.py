@@ -22,6 +22,9 @@ BUTTON_PAYLOAD_INTENTS = frozenset(
         "request_human", "ticket_status", "cancel_handoff", "deny", "affirm", "incident_subscribe",
     }
 )
+# The answer-feedback buttons (👍 / 👎 after a curated answer): only ever a button, never trained.
+FEEDBACK_INTENTS = frozenset({"answer_helpful", "answer_not_helpful"})
+BUTTON_PAYLOAD_INTENTS = BUTTON_PAYLOAD_INTENTS | FEEDBACK_INTENTS
 # Triggered only by the agent desk through Rasa's authenticated HTTP API; never
 # honoured as a typed payload and never trained, so no user message reaches them.
 INTERNAL_INTENTS = frozenset({"desk_agent_reply", "desk_ticket_closed", "desk_incident_update"})

@@ -27,6 +27,7 @@ if [[ "$VAR" != var ]]; then
   sed "s#: var/#: $VAR/#" endpoints.yml > "$VAR/endpoints.yml"
   export RUN_ENDPOINTS="$VAR/endpoints.yml"
   export DESK_DATABASE_URL=${DESK_DATABASE_URL:-sqlite:///$VAR/desk.db}
+  export DESK_TRACKER_DATABASE_URL=${DESK_TRACKER_DATABASE_URL:-sqlite:///$VAR/tracker.db}
   export ESCALATION_OUTBOX_DB=${ESCALATION_OUTBOX_DB:-$VAR/escalation_outbox.db}
   export GATEWAY_OUTBOX_DB=${GATEWAY_OUTBOX_DB:-$VAR/gateway_outbox.db}
   export MESSAGE_SPOOL_DB=${MESSAGE_SPOOL_DB:-$VAR/message_spool.db}

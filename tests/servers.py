@@ -224,6 +224,7 @@ lock_store:
         "DESK_API_TOKEN": desk_token,
         "DESK_URL": f"http://127.0.0.1:{desk_port}",
         "DESK_DATABASE_URL": f"sqlite:///{desk_db}",
+        "DESK_TRACKER_DATABASE_URL": f"sqlite:///{tracker_db}",  # the NLU inbox and report read it
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "SOCKETIO_SESSION_SECRET": secrets.token_urlsafe(32),
         "ESCALATION_OUTBOX_DB": str(work_dir / "escalation_outbox.db"),

@@ -11,7 +11,7 @@ from rasa.shared.core.constants import DEFAULT_INTENTS
 from rasa.shared.nlu.training_data.loading import load_data
 
 from tests.conftest import PROJECT_ROOT
-from safety.payloads import INTERNAL_INTENTS
+from safety.payloads import FEEDBACK_INTENTS, INTERNAL_INTENTS
 from answers.topics import FAQ_INTENTS
 
 MIN_EXAMPLES = 30
@@ -26,8 +26,8 @@ def training_data():
 def test_every_intent_has_enough_examples(training_data, rasa_domain):
     counts = Counter(m.get("intent") for m in training_data.intent_examples)
     for intent in rasa_domain.intents:
-        if intent in DEFAULT_INTENTS or intent in INTERNAL_INTENTS:
-            continue  # internal intents must never be trained: see test_internal_intents_are_never_trained
+        if intent in DEFAULT_INTENTS or intent in INTERNAL_INTENTS or intent in FEEDBACK_INTENTS:
+            continue  # feedback intents are buttons only (answers/feedback.py)  # internal intents must never be trained: see test_internal_intents_are_never_trained
         assert counts[intent] >= MIN_EXAMPLES, f"{intent} has {counts[intent]} examples"
 
 
@@ -97,8 +97,8 @@ def test_rasa_data_validate_is_clean():
     for line in output.splitlines():
         if "UserWarning" not in line and " WARNING " not in line:
             continue  # third-party deprecation notices say nothing about our data
-        if any(f"'{intent}'" in line for intent in INTERNAL_INTENTS) and "not found in the NLU training data" in line:
-            continue  # by design: only the desk triggers them (test_internal_intents_are_never_trained)
+        if any(f"'{intent}'" in line for intent in INTERNAL_INTENTS | FEEDBACK_INTENTS) and "not found in the NLU training data" in line:
+            continue  # by design: only the desk triggers them (test_internal_intents_are_never_trained); feedback: buttons only
         unused = re.search(r"utterance '(\w+)' is not used", line)
         if unused and (unused.group(1) in names or unused.group(1).startswith(tuple(prefixes))):
             continue  # sent by a custom action or a channel, which Rasa's validator cannot see

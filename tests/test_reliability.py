@@ -51,7 +51,8 @@ def test_with_the_action_server_down_every_message_still_gets_a_useful_reply(sta
     stack.kill("actions")
     try:
         faq = stack.send("怎么创建钱包", sender=sender("down-faq"))
-        assert texts(faq) == text_of("utter_create_wallet", "zh", rasa_domain)  # the curated answer, unchanged
+        # The curated answer, unchanged, and its feedback question (answers/feedback.py).
+        assert texts(faq) == text_of("utter_create_wallet", "zh", rasa_domain) + "\n" + text_of("utter_ask_helpful", "zh", rasa_domain)
 
         victim = sender("down-theft")
         replies = texts(stack.send(THEFT, sender=victim))
@@ -77,7 +78,7 @@ def test_a_frozen_action_server_is_answered_for_after_the_timeout_not_after_minu
         started = time.monotonic()
         replies = stack.send("gas费是什么", sender=sender("frozen"))
         waited = time.monotonic() - started
-        assert texts(replies) == text_of("utter_gas_fee", "zh", rasa_domain)
+        assert texts(replies) == text_of("utter_gas_fee", "zh", rasa_domain) + "\n" + text_of("utter_ask_helpful", "zh", rasa_domain)
         assert waited < 30  # the gateway's timeout (5 s in tests), not Rasa's 5 minutes
     finally:
         actions.send_signal(signal.SIGCONT)

@@ -226,3 +226,23 @@ def test_a_rest_caller_cannot_speak_in_a_telegram_users_conversation(stack, tele
     assert wait_sent(telegram, chat, mark)
     assert all(e.get("event") != "user" for e in stack.tracker_events(f"telegram:{chat}")
                if e.get("input_channel") == "rest")
+
+
+def test_answer_feedback_is_an_inline_keyboard_and_a_thumbs_down_reaches_the_nlu_inbox(stack, telegram):
+    chat = 7450
+    mark = len(telegram.calls)
+    stack.telegram_update(private_message(chat, "怎么备份助记词"))
+    replies = wait_sent(telegram, chat, mark, count=2)
+    asked = [r for r in replies if r.get("text") == "有帮助吗？"]
+    assert asked, replies
+    buttons = asked[0]["reply_markup"]["inline_keyboard"]
+    assert [row[0]["text"] for row in buttons] == ["👍 有帮助", "👎 没帮助"]
+    mark = len(telegram.calls)
+    press = {"update_id": update_id(), "callback_query": {
+        "id": "cbq-feedback", "from": {"id": chat, "is_bot": False, "first_name": "U"}, "data": buttons[1][0]["callback_data"],
+        "message": {"message_id": 2, "date": int(time.time()), "chat": {"id": chat, "type": "private"}}}}
+    assert stack.telegram_update(press).status_code == 200
+    sorry = wait_sent(telegram, chat, mark)
+    assert sorry and "转人工" in str(sorry[0].get("reply_markup")), sorry
+    items = stack.desk("GET", "/api/nlu/inbox?status=pending&reason=not_helpful&channel=telegram").json()["items"]
+    assert [i["text"] for i in items if i["conversation_id"] == f"telegram:{chat}"] == ["怎么备份助记词"]

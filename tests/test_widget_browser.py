@@ -127,3 +127,22 @@ def test_the_widget_bundle_comes_from_our_server_not_a_cdn(stack):
 def test_ticket_status_needs_a_session_id_we_signed(stack):
     assert requests.get(stack.desk_url + "/widget/status", params={"session": "someone-else"}, timeout=30).status_code == 400
     assert requests.get(stack.desk_url + "/widget/status", timeout=30).status_code == 400
+
+
+def test_answer_feedback_is_a_quick_reply_and_a_thumbs_down_offers_a_person(stack, phone):
+    driver = phone.driver
+    driver.get(stack.desk_url + "/widget/")
+    say(driver, "怎么导入钱包")
+    wait_bot(driver, lambda t: "有帮助吗" in t)
+    replies = WebDriverWait(driver, 30).until(
+        lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, ".rw-reply") if "👎" in b.text] and
+        d.find_elements(By.CSS_SELECTOR, ".rw-reply"))
+    assert [b.text for b in replies] == ["👍 有帮助", "👎 没帮助"]
+    replies[1].click()
+    wait_bot(driver, lambda t: "抱歉没帮上忙" in t)
+    offered = WebDriverWait(driver, 30).until(
+        lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, ".rw-reply") if b.text == "转人工"])
+    assert offered
+    session = driver.execute_script("return (JSON.parse(localStorage.getItem('chat_session')) || {}).session_id || null")
+    items = stack.desk("GET", "/api/nlu/inbox?status=pending&reason=not_helpful").json()["items"]
+    assert [i["text"] for i in items if i["conversation_id"] == session] == ["怎么导入钱包"]

@@ -65,8 +65,10 @@ def responses(dispatcher):
 
 def test_without_an_incident_the_curated_answer_is_given(make_tracker, dispatcher, domain):
     desk = FakeDesk([])
-    assert run(ActionAnswerFaq(desk), dispatcher, make_tracker(("app打不开", "app_connectivity")), domain) == []
-    assert responses(dispatcher) == ["utter_app_connectivity"] and desk.contacts == []
+    events = run(ActionAnswerFaq(desk), dispatcher, make_tracker(("app打不开", "app_connectivity")), domain)
+    # The curated answer, then the feedback question (answers/feedback.py).
+    assert events == [{"event": "slot", "name": "feedback_asked", "timestamp": None, "value": ["app_connectivity"]}]
+    assert responses(dispatcher) == ["utter_app_connectivity", "utter_ask_helpful"] and desk.contacts == []
 
 
 def test_a_covered_question_gets_the_notice_with_a_subscribe_button_and_is_counted(make_tracker, dispatcher, domain):

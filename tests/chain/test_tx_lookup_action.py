@@ -105,12 +105,14 @@ def test_not_found_anywhere_offers_a_human(standin, domain):
 def test_every_endpoint_down_gives_the_usual_answer(domain):
     down = ChainLookup(load_settings(env={"CHAIN_RPC_ETHEREUM": "http://127.0.0.1:9"}).chains)
     messages, _slots = run(ActionLookupTransaction(down), tracker((f"交易哈希 {'0x' + '99' * 32}", "stuck_transaction")), domain)
-    assert [m["response"] for m in messages] == ["utter_lookup_unavailable", "utter_stuck_transaction"]
+    # The curated answer, then its feedback question (answers/feedback.py).
+    assert [m["response"] for m in messages] == ["utter_lookup_unavailable", "utter_stuck_transaction", "utter_ask_helpful"]
 
 
 def test_a_stale_reference_slot_without_a_hash_gives_the_usual_answer(standin, domain):
     messages, slots = run(ActionLookupTransaction(engine(standin)), tracker(("转账一直没到", "deposit_not_received")), domain)
-    assert [m["response"] for m in messages] == ["utter_deposit_not_received"] and slots["tx_reference"] is None
+    assert [m["response"] for m in messages] == ["utter_deposit_not_received", "utter_ask_helpful"]
+    assert slots["tx_reference"] is None
 
 
 def test_every_lookup_answer_renders_in_both_languages(domain):
