@@ -19,6 +19,9 @@ from sanic import Sanic, response
 from sanic.response import HTTPResponse
 
 from desk.broadcast import IncidentBroadcaster
+from desk.capacity import CapacityAlarm
+from desk.handling import Handling
+from desk.notifications import Notices
 from desk.incidents import IncidentService
 from desk.oncall import OnCallAlerts
 from desk.paging import Pager
@@ -58,6 +61,9 @@ class Desk:
         self.incidents = IncidentService(service.db, settings.timezone)
         self.broadcaster = IncidentBroadcaster(self.incidents, rasa)
         self.pager = Pager(service, alerts, settings)
+        self.notices = Notices()
+        self.capacity = CapacityAlarm(service, alerts, self.notices)
+        self.handling = Handling(service)
 
     # ----- delivery of agent replies and ticket events --------------------
     @asynccontextmanager
@@ -127,12 +133,14 @@ async def start_loops(app: Sanic, _loop: Any) -> None:
     app.ctx.delivery_loop = asyncio.ensure_future(desk.delivery_loop())
     app.ctx.broadcast_loop = asyncio.ensure_future(desk.broadcaster.loop(desk.settings.delivery_retry_seconds))
     app.ctx.paging_loop = asyncio.ensure_future(desk.pager.loop(desk.settings.delivery_retry_seconds))
+    app.ctx.capacity_loop = asyncio.ensure_future(desk.capacity.loop(desk.settings.delivery_retry_seconds))
 
 
 async def stop_loops(app: Sanic, _loop: Any) -> None:
     app.ctx.delivery_loop.cancel()
     app.ctx.broadcast_loop.cancel()
     app.ctx.paging_loop.cancel()
+    app.ctx.capacity_loop.cancel()
 
 
 def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:
