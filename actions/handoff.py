@@ -36,6 +36,15 @@ HANDOFF_SLOT = "handoff_message"
 _RATING_WORDS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
+HANDBACK_ENTITY = "desk_handback"  # desk.routes.agents: the close was a hand-back to the bot
+
+
+def handed_back(message: Optional[Dict[str, Any]]) -> bool:
+    """Whether the desk's close trigger says the agent handed the user back (no rating asked)."""
+    return any(isinstance(e, dict) and e.get("entity") == HANDBACK_ENTITY and e.get("value") in (True, "true")
+               for e in (message or {}).get("entities") or ())
+
+
 def leave_handoff() -> List[Dict[Text, Any]]:
     return [SlotSet(HANDOFF_SLOT, None), SlotSet("requested_slot", None), ActiveLoop(None)]
 
@@ -192,6 +201,9 @@ class ActionTicketClosed(DeskAction):
             return []
         if still_open is not None:
             return []  # not closed after all: nothing to announce
+        if handed_back(tracker.latest_message):
+            dispatcher.utter_message(response="utter_handed_back")  # no rating: the conversation goes on with the bot
+            return leave_handoff() if tracker.active_loop_name == HANDOFF_FORM else []
         dispatcher.utter_message(response="utter_ticket_closed")
         dispatcher.utter_message(response="utter_ask_csat")
         return leave_handoff() if tracker.active_loop_name == HANDOFF_FORM else []

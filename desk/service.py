@@ -212,7 +212,7 @@ class DeskService:
         raise DeskError(503, "could not store the ticket, please retry")
 
     def _reopen(self, s: Session, conversation_id: str, priority: str, intent: Optional[str], now: datetime) -> bool:
-        """Re-open the conversation's ticket closed within ``reopen_minutes`` (not spam or a duplicate).
+        """Re-open the conversation's ticket an agent closed within ``reopen_minutes`` (not as spam or a duplicate).
 
         The user wrote again soon after the close: same ticket, its history kept, a fresh SLA, and
         back through assignment, instead of a new ticket that starts over.
@@ -220,7 +220,7 @@ class DeskService:
         since = now - timedelta(minutes=self.settings.reopen_minutes)
         ticket = s.scalars(select(Ticket).where(
             Ticket.conversation_id == conversation_id, Ticket.status == "closed", Ticket.closed_at >= since,
-            Ticket.outcome.notin_(("spam", "duplicate"))).order_by(Ticket.closed_at.desc())).first()
+            Ticket.outcome.notin_(("spam", "duplicate", "cancelled_by_user"))).order_by(Ticket.closed_at.desc())).first()
         if ticket is None or self.settings.reopen_minutes <= 0:
             return False
         ticket.status, ticket.closed_at, ticket.outcome = "open", None, None

@@ -18,7 +18,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Sanic, response
 from sanic.response import HTTPResponse
 
+from desk.attachments import AttachmentStore
 from desk.broadcast import IncidentBroadcaster
+from desk.canned import CannedReplies
 from desk.capacity import CapacityAlarm
 from desk.handling import Handling
 from desk.notifications import Notices
@@ -64,6 +66,8 @@ class Desk:
         self.notices = Notices()
         self.capacity = CapacityAlarm(service, alerts, self.notices)
         self.handling = Handling(service)
+        self.attachments = AttachmentStore(service)
+        self.canned = CannedReplies(service)
 
     # ----- delivery of agent replies and ticket events --------------------
     @asynccontextmanager
@@ -134,6 +138,7 @@ async def start_loops(app: Sanic, _loop: Any) -> None:
     app.ctx.broadcast_loop = asyncio.ensure_future(desk.broadcaster.loop(desk.settings.delivery_retry_seconds))
     app.ctx.paging_loop = asyncio.ensure_future(desk.pager.loop(desk.settings.delivery_retry_seconds))
     app.ctx.capacity_loop = asyncio.ensure_future(desk.capacity.loop(desk.settings.delivery_retry_seconds))
+    app.ctx.retention_loop = asyncio.ensure_future(desk.attachments.loop())
 
 
 async def stop_loops(app: Sanic, _loop: Any) -> None:
@@ -141,6 +146,7 @@ async def stop_loops(app: Sanic, _loop: Any) -> None:
     app.ctx.broadcast_loop.cancel()
     app.ctx.paging_loop.cancel()
     app.ctx.capacity_loop.cancel()
+    app.ctx.retention_loop.cancel()
 
 
 def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:

@@ -67,6 +67,13 @@ class DeskClient:
                 **({"idempotency_key": idempotency_key} if idempotency_key else {})}
         return await self._call("POST", self._conversation(conversation_id) + "/messages", body, not_found_ok=True)
 
+    async def attach(self, conversation_id: str, kind: str, file_id: str, channel: str, language: str) -> Dict[str, Any]:
+        """A file the user sent, as a reference (Telegram ``file_id``): the desk fetches and keeps it on the ticket."""
+        result = await self._call("POST", self._conversation(conversation_id) + "/attachments",
+                                  {"kind": kind, "file_id": file_id, "channel": channel, "language": language})
+        assert result is not None
+        return result
+
     async def cancel(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         return await self._call("POST", self._conversation(conversation_id) + "/cancel", not_found_ok=True)
 

@@ -8,9 +8,9 @@ error answers in ``desk.routes.errors``.
 
 from __future__ import annotations
 
-from desk.routes import admin, agents, auth, health, incidents, metrics, tickets, widget
+from desk.routes import admin, agents, attachments, auth, canned, health, incidents, metrics, tickets, widget
 from desk.routes.errors import register_error_handlers
 
-BLUEPRINTS = (health.bp, auth.bp, tickets.bp, metrics.bp, incidents.bp, widget.bp, admin.bp, agents.bp)
+BLUEPRINTS = (health.bp, auth.bp, tickets.bp, metrics.bp, incidents.bp, widget.bp, admin.bp, agents.bp, attachments.bp, canned.bp)
 
 __all__ = ["BLUEPRINTS", "register_error_handlers"]

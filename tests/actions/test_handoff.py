@@ -192,3 +192,10 @@ def test_a_rating_with_nothing_to_rate(make_tracker, dispatcher, domain):
 ])
 def test_parse_rating(text, rating):
     assert parse_rating(text) == rating
+
+
+def test_a_hand_back_says_the_bot_is_back_and_asks_no_rating(make_tracker, dispatcher, domain):
+    tracker = make_tracker(("x", "desk_ticket_closed"))
+    tracker.latest_message = {**tracker.latest_message, "entities": [{"entity": "desk_handback", "value": True}]}
+    run(ActionTicketClosed(FakeDesk(has_ticket=False)), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_handed_back"]
