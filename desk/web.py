@@ -21,6 +21,7 @@ from sanic.response import HTTPResponse
 from desk.attachments import AttachmentStore
 from desk.broadcast import IncidentBroadcaster
 from desk.canned import CannedReplies
+from desk import context as ticket_context
 from desk.capacity import CapacityAlarm
 from desk.handling import Handling
 from desk.notifications import Notices
@@ -68,6 +69,7 @@ class Desk:
         self.handling = Handling(service)
         self.attachments = AttachmentStore(service)
         self.canned = CannedReplies(service)
+        ticket_context.register(self.templates, service, self.attachments, self.handling)
 
     # ----- delivery of agent replies and ticket events --------------------
     @asynccontextmanager

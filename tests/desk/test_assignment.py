@@ -152,3 +152,29 @@ def test_writing_again_soon_after_a_close_reopens_the_same_ticket(service, agent
     service.close(first, agent, "resolved", now=NOW + timedelta(minutes=6))
     later = service.escalate("u1", "P3", text="转人工", now=NOW + timedelta(minutes=6 + service.settings.reopen_minutes + 1))
     assert later.created and later.ticket.public_id != first
+
+
+def test_the_pages_switch_presence_and_show_notes_and_notifications(service):
+    import re
+    import requests
+    service.create_agent("bob", "correct horse battery", "agent")
+    with RunningDesk(service) as desk:
+        browser = requests.Session()
+        assert desk.login("bob", "correct horse battery", browser).status_code == 302
+        queue = browser.get(f"{desk.url}/desk/", timeout=30).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', queue).group(1)
+        assert 'id="presence-online"' in queue and 'data-status="offline"' in queue
+        first = browser.get(f"{desk.url}/desk/notifications", timeout=30).json()["last"]
+        browser.post(f"{desk.url}/desk/status", data={"csrf": csrf, "status": "online"}, timeout=30)
+        assert 'data-status="online"' in browser.get(f"{desk.url}/desk/", timeout=30).text
+        public_id = service.escalate("u1", "P1", intent="suspected_theft", text="被盗了", now=NOW).ticket.public_id
+        # The route posts the notices; the service alone does not, so go through the API as the bot does.
+        desk.api("POST", "/api/escalations", service.settings.api_token,
+                 json={"conversation_id": "u2", "priority": "P1", "intent": "suspected_theft", "text": "被盗"})
+        kinds = {n["kind"] for n in browser.get(f"{desk.url}/desk/notifications?after={first}", timeout=30).json()["notices"]}
+        assert kinds == {"assigned", "p1"}
+        page = browser.get(f"{desk.url}/desk/tickets/{public_id}", timeout=30).text
+        assert 'id="context"' in page and 'id="transfer-form"' in page and 'id="handback"' in page
+        browser.post(f"{desk.url}/desk/tickets/{public_id}/notes", data={"csrf": csrf, "text": "call back later"}, timeout=30)
+        thread = browser.get(f"{desk.url}/desk/tickets/{public_id}/thread", timeout=30).text
+        assert 'data-direction="note"' in thread and "call back later" in thread
