@@ -66,6 +66,18 @@ def parse_rating(text: str) -> Optional[int]:
     return None
 
 
+_RATING_PARTS = re.compile(
+    r"(?<!\d)[1-5]\s*(?:/|out of|分之)\s*5(?!\d)|[⭐★]+|(?<!\d)[1-5](?!\d)\s*(?:分|星|颗星|stars?|points?)?"
+    r"|[一二两三四五]\s*(?:分|星|颗星)|给个|打|评分|rating|rate|i give|give", re.I)
+
+
+def rating_comment(text: str) -> Optional[str]:
+    """The line a user added to a rating ("1分，太慢了" → "太慢了"); None for a bare rating."""
+    rest = _RATING_PARTS.sub(" ", text)
+    rest = re.sub(r"^[\s,，.。:：;；!！~、-]+|[\s,，.。:：;；!！~、-]+$", "", rest)
+    return rest[:200] if len(rest) >= 2 else None
+
+
 def _escalated_since_last_user_message(tracker: Tracker) -> bool:
     for event in reversed(tracker.events):
         if event.get("event") == "user":
@@ -216,7 +228,8 @@ class ActionRecordCsat(DeskAction):
         return "action_record_csat"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
-        rating = parse_rating((tracker.latest_message or {}).get("text") or "")
+        text = (tracker.latest_message or {}).get("text") or ""
+        rating = parse_rating(text)
         desk = self.desk
         if rating is None:
             dispatcher.utter_message(response="utter_ask_csat")
@@ -225,7 +238,7 @@ class ActionRecordCsat(DeskAction):
             dispatcher.utter_message(response="utter_csat_nothing_to_rate")
             return []
         try:
-            rated = await desk.rate(tracker.sender_id, rating)
+            rated = await desk.rate(tracker.sender_id, rating, rating_comment(text))
         except DeskUnavailable as error:
             logger.error("rating for %s not stored: %s", tracker.sender_id, error)
             dispatcher.utter_message(response="utter_desk_unreachable")

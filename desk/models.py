@@ -68,6 +68,8 @@ class Ticket(Base):
     outcome = Column(String(32))
     csat = Column(Integer)
     csat_at = Column(DateTime)
+    # One line the user added to the rating ("4分，回复有点慢" → "回复有点慢"); shown on the dashboard.
+    csat_comment = Column(String(300))
     # How many times the conversation escalated into this ticket (merges).
     escalations = Column(Integer, nullable=False, default=1)
     # Opened during an incident the user had already been told about (SPEC §4).

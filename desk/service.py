@@ -360,8 +360,9 @@ class DeskService:
             s.refresh(ticket)
             return ticket
 
-    def record_csat(self, conversation_id: str, rating: int, now: Optional[datetime] = None) -> Ticket:
-        """Rate the conversation's most recently closed, unrated ticket (1-5)."""
+    def record_csat(self, conversation_id: str, rating: int, now: Optional[datetime] = None,
+                    comment: Optional[str] = None) -> Ticket:
+        """Rate the conversation's most recently closed, unrated ticket (1-5), with the user's optional line."""
         if not isinstance(rating, int) or not 1 <= rating <= 5:
             raise DeskError(400, "rating must be an integer from 1 to 5")
         now = now or utcnow()
@@ -373,6 +374,7 @@ class DeskService:
             if ticket is None:
                 raise DeskError(404, f"conversation {conversation_id!r} has no closed ticket waiting for a rating")
             ticket.csat, ticket.csat_at = rating, now
+            ticket.csat_comment = store_text(comment)[:300] or None if isinstance(comment, str) else None
             s.flush()
             s.refresh(ticket)
             return ticket
@@ -577,7 +579,10 @@ class DeskService:
                 "first_response_minutes": {"count": len(first), "median": _round(median(first)), "p90": _round(percentile(first, 90))},
                 "resolution_rate": round(sum(1 for t in closed if t.outcome == "resolved") / len(closed), 3) if closed else None,
                 "resolution_target": 0.8,
-                "csat": {"count": len(rated), "average": round(sum(rated) / len(rated), 2) if rated else None},
+                "csat": {"count": len(rated), "average": round(sum(rated) / len(rated), 2) if rated else None,
+                         "comments": [{"ticket": t.public_id, "rating": t.csat, "comment": t.csat_comment}
+                                      for t in sorted((t for t in tickets if t.csat_comment), key=lambda t: t.csat_at,
+                                                      reverse=True)[:10]]},
                 "backlog_by_age": backlog,
                 "open_tickets": sum(1 for t in tickets if t.status != "closed"),
                 "agents_on_shift": schedule.agents_on_shift(now),

@@ -77,8 +77,9 @@ class DeskClient:
     async def cancel(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         return await self._call("POST", self._conversation(conversation_id) + "/cancel", not_found_ok=True)
 
-    async def rate(self, conversation_id: str, rating: int) -> Optional[Dict[str, Any]]:
-        return await self._call("POST", self._conversation(conversation_id) + "/csat", {"rating": rating}, not_found_ok=True)
+    async def rate(self, conversation_id: str, rating: int, comment: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        body = {"rating": rating, **({"comment": comment} if comment else {})}
+        return await self._call("POST", self._conversation(conversation_id) + "/csat", body, not_found_ok=True)
 
     async def pending_replies(self, conversation_id: str) -> List[Dict[str, Any]]:
         result = await self._call("GET", self._conversation(conversation_id) + "/replies")

@@ -166,10 +166,12 @@ async def conversation_cancel(request: Request, agent: Agent, conversation_id: s
 @bp.post("/api/conversations/<conversation_id>/csat")
 @bot_api
 async def conversation_csat(request: Request, agent: Agent, conversation_id: str) -> HTTPResponse:
-    rating = json_body(request).get("rating")
+    body = json_body(request)
+    rating, comment = body.get("rating"), body.get("comment")
     valid = isinstance(rating, int) and not isinstance(rating, bool)
-    ticket = request.app.ctx.service.record_csat(conversation_id, rating if valid else -1)
-    return response.json({"ticket": ticket_summary(ticket), "csat": ticket.csat})
+    ticket = request.app.ctx.service.record_csat(conversation_id, rating if valid else -1,
+                                                 comment=comment if isinstance(comment, str) else None)
+    return response.json({"ticket": ticket_summary(ticket), "csat": ticket.csat, "comment": ticket.csat_comment})
 
 
 @bp.get("/api/conversations/<conversation_id>/replies")

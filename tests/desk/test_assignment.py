@@ -178,3 +178,19 @@ def test_the_pages_switch_presence_and_show_notes_and_notifications(service):
         browser.post(f"{desk.url}/desk/tickets/{public_id}/notes", data={"csrf": csrf, "text": "call back later"}, timeout=30)
         thread = browser.get(f"{desk.url}/desk/tickets/{public_id}/thread", timeout=30).text
         assert 'data-direction="note"' in thread and "call back later" in thread
+
+
+def test_a_rating_comment_is_kept_and_shown_on_the_dashboard(service, agent):
+    import requests
+    public_id = service.escalate("rated", "P3", text="转人工").ticket.public_id
+    service.close(public_id, agent, "resolved")
+    bot = service.settings.api_token
+    service.create_agent("sue", "correct horse battery", "supervisor")
+    with RunningDesk(service) as desk:
+        rated = desk.api("POST", "/api/conversations/rated/csat", bot, json={"rating": 2, "comment": "等太久了"})
+        assert rated.status_code == 200 and rated.json()["comment"] == "等太久了"
+        assert service.metrics()["csat"]["comments"] == [{"ticket": public_id, "rating": 2, "comment": "等太久了"}]
+        browser = requests.Session()
+        assert desk.login("sue", "correct horse battery", browser).status_code == 302
+        page = browser.get(f"{desk.url}/desk/dashboard", timeout=30).text
+        assert 'id="csat-comments"' in page and "等太久了" in page

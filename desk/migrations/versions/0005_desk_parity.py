@@ -1,7 +1,8 @@
 """Desk parity with a helpdesk: presence, auto-assignment, canned replies, attachments
 
 agents: status (online/busy/offline), status_at, languages, last_assigned_at (round-robin);
-tickets: assigned_at (assigned, not claimed yet), reopened (a user wrote again soon after a close);
+tickets: assigned_at (assigned, not claimed yet), reopened (a user wrote again soon after a close),
+csat_comment (one line with the rating);
 canned_replies; attachments (files under var/, this table only points at them).
 
 Revision ID: 0005
@@ -27,6 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('assigned_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('reopened', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('csat_comment', sa.String(length=300), nullable=True))
     op.create_table('canned_replies',
                     sa.Column('id', sa.Integer(), nullable=False),
                     sa.Column('code', sa.String(length=32), nullable=False),
@@ -60,6 +62,7 @@ def downgrade() -> None:
     op.drop_table('attachments')
     op.drop_table('canned_replies')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_column('csat_comment')
         batch_op.drop_column('reopened')
         batch_op.drop_column('assigned_at')
     with op.batch_alter_table('agents', schema=None) as batch_op:
