@@ -579,10 +579,11 @@ class DeskService:
                 "first_response_minutes": {"count": len(first), "median": _round(median(first)), "p90": _round(percentile(first, 90))},
                 "resolution_rate": round(sum(1 for t in closed if t.outcome == "resolved") / len(closed), 3) if closed else None,
                 "resolution_target": 0.8,
-                "csat": {"count": len(rated), "average": round(sum(rated) / len(rated), 2) if rated else None,
-                         "comments": [{"ticket": t.public_id, "rating": t.csat, "comment": t.csat_comment}
-                                      for t in sorted((t for t in tickets if t.csat_comment), key=lambda t: t.csat_at,
-                                                      reverse=True)[:10]]},
+                "csat": {"count": len(rated), "average": round(sum(rated) / len(rated), 2) if rated else None},
+                # The latest lines users added to their rating, newest first.
+                "csat_comments": [{"ticket": t.public_id, "rating": t.csat, "comment": t.csat_comment}
+                                  for t in sorted((t for t in tickets if t.csat_comment), key=lambda t: t.csat_at,
+                                                  reverse=True)[:10]],
                 "backlog_by_age": backlog,
                 "open_tickets": sum(1 for t in tickets if t.status != "closed"),
                 "agents_on_shift": schedule.agents_on_shift(now),

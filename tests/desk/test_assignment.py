@@ -189,7 +189,7 @@ def test_a_rating_comment_is_kept_and_shown_on_the_dashboard(service, agent):
     with RunningDesk(service) as desk:
         rated = desk.api("POST", "/api/conversations/rated/csat", bot, json={"rating": 2, "comment": "等太久了"})
         assert rated.status_code == 200 and rated.json()["comment"] == "等太久了"
-        assert service.metrics()["csat"]["comments"] == [{"ticket": public_id, "rating": 2, "comment": "等太久了"}]
+        assert service.metrics()["csat_comments"] == [{"ticket": public_id, "rating": 2, "comment": "等太久了"}]
         browser = requests.Session()
         assert desk.login("sue", "correct horse battery", browser).status_code == 302
         page = browser.get(f"{desk.url}/desk/dashboard", timeout=30).text
