@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from desk.attachments import AttachmentStore
 from desk.handling import Handling
-from desk.models import Attachment, Ticket
+from desk.models import Ticket
 from desk.service import DeskService
 
 UNSURE_INTENTS = ("nlu_fallback", "out_of_scope")
@@ -46,5 +46,3 @@ def register(templates: Environment, service: DeskService, attachments: Attachme
         clarifications=clarifications,
     )
 
-
-__all__ = ["Attachment", "clarifications", "earlier_tickets", "register"]
