@@ -36,6 +36,15 @@ HANDOFF_SLOT = "handoff_message"
 _RATING_WORDS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
+HANDBACK_ENTITY = "desk_handback"  # desk.routes.agents: the close was a hand-back to the bot
+
+
+def handed_back(message: Optional[Dict[str, Any]]) -> bool:
+    """Whether the desk's close trigger says the agent handed the user back (no rating asked)."""
+    return any(isinstance(e, dict) and e.get("entity") == HANDBACK_ENTITY and e.get("value") in (True, "true")
+               for e in (message or {}).get("entities") or ())
+
+
 def leave_handoff() -> List[Dict[Text, Any]]:
     return [SlotSet(HANDOFF_SLOT, None), SlotSet("requested_slot", None), ActiveLoop(None)]
 
@@ -55,6 +64,18 @@ def parse_rating(text: str) -> Optional[int]:
     if len(set(words)) == 1 and re.search(r"[一二两三四五]\s*(分|星|颗星)", text):
         return words[0]
     return None
+
+
+_RATING_PARTS = re.compile(
+    r"(?<!\d)[1-5]\s*(?:/|out of|分之)\s*5(?!\d)|[⭐★]+|(?<!\d)[1-5](?!\d)\s*(?:分|星|颗星|stars?|points?)?"
+    r"|[一二两三四五]\s*(?:分|星|颗星)|给个|打|评分|rating|rate|i give|give", re.I)
+
+
+def rating_comment(text: str) -> Optional[str]:
+    """The line a user added to a rating ("1分，太慢了" → "太慢了"); None for a bare rating."""
+    rest = _RATING_PARTS.sub(" ", text)
+    rest = re.sub(r"^[\s,，.。:：;；!！~、-]+|[\s,，.。:：;；!！~、-]+$", "", rest)
+    return rest[:200] if len(rest) >= 2 else None
 
 
 def _escalated_since_last_user_message(tracker: Tracker) -> bool:
@@ -192,6 +213,9 @@ class ActionTicketClosed(DeskAction):
             return []
         if still_open is not None:
             return []  # not closed after all: nothing to announce
+        if handed_back(tracker.latest_message):
+            dispatcher.utter_message(response="utter_handed_back")  # no rating: the conversation goes on with the bot
+            return leave_handoff() if tracker.active_loop_name == HANDOFF_FORM else []
         dispatcher.utter_message(response="utter_ticket_closed")
         dispatcher.utter_message(response="utter_ask_csat")
         return leave_handoff() if tracker.active_loop_name == HANDOFF_FORM else []
@@ -204,7 +228,8 @@ class ActionRecordCsat(DeskAction):
         return "action_record_csat"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
-        rating = parse_rating((tracker.latest_message or {}).get("text") or "")
+        text = (tracker.latest_message or {}).get("text") or ""
+        rating = parse_rating(text)
         desk = self.desk
         if rating is None:
             dispatcher.utter_message(response="utter_ask_csat")
@@ -213,7 +238,7 @@ class ActionRecordCsat(DeskAction):
             dispatcher.utter_message(response="utter_csat_nothing_to_rate")
             return []
         try:
-            rated = await desk.rate(tracker.sender_id, rating)
+            rated = await desk.rate(tracker.sender_id, rating, rating_comment(text))
         except DeskUnavailable as error:
             logger.error("rating for %s not stored: %s", tracker.sender_id, error)
             dispatcher.utter_message(response="utter_desk_unreachable")

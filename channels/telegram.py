@@ -50,6 +50,16 @@ NON_TEXT_KINDS = ("photo", "document", "sticker", "voice", "video", "audio", "an
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
+ATTACHED_KINDS = ("photo", "document")  # handed to the desk as attachments (desk.attachments)
+
+
+def _file_id(item: Any) -> Optional[str]:
+    """A message's file id: a document's, or the largest size of a photo (Telegram lists them smallest first)."""
+    chosen = item[-1] if isinstance(item, list) and item else item
+    value = chosen.get("file_id") if isinstance(chosen, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
 def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> List[str]:
     """Pieces of at most ``limit`` characters, cut at a paragraph or line break when there is one."""
     pieces: List[str] = []
@@ -258,8 +268,9 @@ class HardenedTelegramInput(TelegramInput):
             await self._to_bot(chat_id, text, handle, out_channel, update)
             return
         kind = next((k for k in NON_TEXT_KINDS if k in message), "attachment")
-        await self._reply(chat_id, "utter_telegram_non_text", language)
-        await self._note_on_ticket(telegram_conversation(chat_id), kind, message)
+        if not (kind in ATTACHED_KINDS and await self._attach(chat_id, kind, message, language)):
+            await self._reply(chat_id, "utter_telegram_non_text", language)
+            await self._note_on_ticket(telegram_conversation(chat_id), kind, message)
         if isinstance(message.get("caption"), str) and message["caption"].strip():
             await self._to_bot(chat_id, message["caption"], handle, out_channel, update)
 
@@ -280,6 +291,29 @@ class HardenedTelegramInput(TelegramInput):
 
     async def _reply(self, chat_id: Any, response_name: str, language: str) -> None:
         await self.api.call("sendMessage", {"chat_id": chat_id, "text": bilingual(response_name)[language]})
+
+    async def _attach(self, chat_id: Any, kind: str, message: Dict[str, Any], language: str) -> bool:
+        """Hand a photo or document to the desk by reference (it fetches the file; no bytes pass here or
+        into the tracker); tell the user it is on their ticket, and never to photograph a seed phrase.
+        False when the desk could not take it (the caller falls back to asking for text)."""
+        from deskapi.client import DeskUnavailable, get_desk_client
+
+        desk = get_desk_client()
+        file_id = _file_id(message.get(kind))
+        if desk is None or file_id is None:
+            return False
+        try:
+            result = await desk.attach(telegram_conversation(chat_id), kind, file_id, self.name(), language)
+        except DeskUnavailable as error:
+            logger.warning("a %s for %s was not attached: HTTP %s", kind, telegram_conversation(chat_id), error.status)
+            if error.status in (413, 415):
+                await self._reply(chat_id, "utter_attachment_refused", language)
+                return True
+            return False
+        ticket_id = (result.get("ticket") or {}).get("id", "")
+        await self.api.call("sendMessage", {"chat_id": chat_id,
+                                            "text": bilingual("utter_attachment_received")[language].format(ticket_id=ticket_id)})
+        return True
 
     async def _note_on_ticket(self, conversation_id: str, kind: str, message: Dict[str, Any]) -> None:
         """Agents can ask for the file on the ticket; we keep only a reference, never the content."""

@@ -16,8 +16,9 @@ Base = declarative_base()
 
 PRIORITIES = ("P1", "P2", "P3")
 STATUSES = ("open", "claimed", "closed")
-OUTCOMES = ("resolved", "not_resolved", "duplicate", "spam", "cancelled_by_user")
+OUTCOMES = ("resolved", "not_resolved", "duplicate", "spam", "cancelled_by_user", "handed_back")
 ROLES = ("agent", "supervisor")
+PRESENCE = ("online", "busy", "offline")
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 DELIVERY_STATUSES = ("pending", "sent", "failed")
 
@@ -32,6 +33,13 @@ class Agent(Base):
     role = Column(String(16), nullable=False, default="agent")
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    # Presence (desk.assignment): only online agents get new tickets; offline hands back unclaimed ones.
+    status = Column(String(8), nullable=False, default="offline", server_default="offline")
+    status_at = Column(DateTime)
+    # Comma-separated languages the agent answers in (zh tickets prefer zh speakers).
+    languages = Column(String(32), nullable=False, default="zh,en", server_default="zh,en")
+    # Round-robin: the online agent assigned longest ago goes next.
+    last_assigned_at = Column(DateTime)
 
 
 class Ticket(Base):
@@ -60,6 +68,8 @@ class Ticket(Base):
     outcome = Column(String(32))
     csat = Column(Integer)
     csat_at = Column(DateTime)
+    # One line the user added to the rating ("4分，回复有点慢" → "回复有点慢"); shown on the dashboard.
+    csat_comment = Column(String(300))
     # How many times the conversation escalated into this ticket (merges).
     escalations = Column(Integer, nullable=False, default=1)
     # Opened during an incident the user had already been told about (SPEC §4).
@@ -72,6 +82,9 @@ class Ticket(Base):
     flagged_flood = Column(Boolean, nullable=False, default=False, server_default=false())
     # When on-call was last paged about this ticket (None: never, or every page so far failed).
     paged_at = Column(DateTime)
+    # Given to an agent (auto-assignment or transfer) but not claimed yet: assignee set, status open.
+    assigned_at = Column(DateTime)
+    reopened = Column(Integer, nullable=False, default=0, server_default="0")
 
     assignee = relationship(Agent, lazy="joined")
     incident = relationship("Incident", lazy="joined")
@@ -98,7 +111,7 @@ class TicketMessage(Base):
 
     id = Column(Integer, primary_key=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
-    direction = Column(String(8), nullable=False)  # user / agent / system
+    direction = Column(String(8), nullable=False)  # user / agent / system / note (agents only, never delivered)
     text = Column(Text, nullable=False)
     intent = Column(String(64))
     agent_id = Column(Integer, ForeignKey("agents.id"))
@@ -315,3 +328,32 @@ class NluHarvestState(Base):
     id = Column(Integer, primary_key=True)
     last_event_id = Column(Integer, nullable=False, default=0)
     harvested_at = Column(DateTime)
+class CannedReply(Base):
+    """A canned reply: ``/code`` in the reply box expands to the text in the ticket's language."""
+
+    __tablename__ = "canned_replies"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(32), nullable=False, unique=True)
+    text_zh = Column(Text, nullable=False)
+    text_en = Column(Text, nullable=False)
+    visible_to = Column(String(16), nullable=False, default="all")  # all / supervisors
+    created_by_id = Column(Integer, ForeignKey("agents.id"))
+    updated_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+
+class Attachment(Base):
+    """A file a user sent (a Telegram photo or document): bytes under var/, only this row points at them."""
+
+    __tablename__ = "attachments"
+
+    id = Column(Integer, primary_key=True)
+    public_id = Column(String(32), nullable=False, unique=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)  # photo / document
+    content_type = Column(String(64), nullable=False)
+    size = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    path = Column(String(255))  # relative to the attachment directory; None once deleted
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    deleted_at = Column(DateTime)

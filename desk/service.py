@@ -19,6 +19,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from desk import assignment
+from desk.assignment import Assignment
 from desk.db import Database
 from desk.models import OUTCOMES, PRIORITIES, ROLES, Agent, ApiToken, RequestKey, Shift, Ticket, TicketMessage, WebSession
 from desk.passwords import check_password, hash_password, spend_check_time
@@ -73,6 +75,9 @@ class Escalation:
     ticket: Ticket
     created: bool
     eta: Eta
+    # The online agent the ticket went to (desk.assignment), if any; reopened: an earlier closed ticket came back.
+    assignment: Optional[Assignment] = None
+    reopened: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,9 @@ class DeskService:
                         ticket = s.get(Ticket, known.ticket_id)
                         return Escalation(ticket=ticket, created=known.created, eta=self._eta(s, ticket, now))
                     ticket = self._open_ticket(s, conversation_id)
+                    reopened = ticket is None and self._reopen(s, conversation_id, priority, intent, now)
+                    if reopened:
+                        ticket = self._open_ticket(s, conversation_id)
                     created = ticket is None
                     if ticket is None:
                         ticket = Ticket(public_id=_new_public_id(), conversation_id=conversation_id, channel=channel[:64],
@@ -194,12 +202,36 @@ class DeskService:
                     ticket.secret_redacted = ticket.secret_redacted or hid_secret
                     self._remember_key(s, idempotency_key, "escalation", ticket, now, created)
                     s.flush()
+                    assigned = assignment.auto_assign(s, ticket, self.settings.assignment_cap, now)
+                    s.flush()
                     eta = self._eta(s, ticket, now)
                     s.refresh(ticket)
-                    return Escalation(ticket=ticket, created=created, eta=eta)
+                    return Escalation(ticket=ticket, created=created, eta=eta, assignment=assigned, reopened=reopened)
             except IntegrityError:
                 continue  # a concurrent escalation of the same conversation (or key), or an id collision: retry
         raise DeskError(503, "could not store the ticket, please retry")
+
+    def _reopen(self, s: Session, conversation_id: str, priority: str, intent: Optional[str], now: datetime) -> bool:
+        """Re-open the conversation's ticket an agent closed within ``reopen_minutes`` (not as spam or a duplicate).
+
+        The user wrote again soon after the close: same ticket, its history kept, a fresh SLA, and
+        back through assignment, instead of a new ticket that starts over.
+        """
+        since = now - timedelta(minutes=self.settings.reopen_minutes)
+        ticket = s.scalars(select(Ticket).where(
+            Ticket.conversation_id == conversation_id, Ticket.status == "closed", Ticket.closed_at >= since,
+            Ticket.outcome.notin_(("spam", "duplicate", "cancelled_by_user"))).order_by(Ticket.closed_at.desc())).first()
+        if ticket is None or self.settings.reopen_minutes <= 0:
+            return False
+        ticket.status, ticket.closed_at, ticket.outcome = "open", None, None
+        ticket.assignee_id = ticket.assigned_at = ticket.claimed_at = None
+        ticket.priority, ticket.intent = priority, intent or ticket.intent
+        ticket.sla_deadline = sla_deadline(now, priority, self.settings.sla_minutes)
+        ticket.reopened = (ticket.reopened or 0) + 1
+        s.add(TicketMessage(ticket_id=ticket.id, direction="system", created_at=now,
+                            text=f"reopened: {intent or 'unknown'} ({priority})"))
+        s.flush()
+        return True
 
     @staticmethod
     def _keyed(s: Session, key: Optional[str]) -> Optional[RequestKey]:
@@ -267,10 +299,15 @@ class DeskService:
         measured = median(waits)
         return float(self.settings.minutes_per_ticket) if measured is None or len(waits) < 5 else max(1.0, measured)
 
+    def agents_available(self, s: Session, now: datetime, schedule: Optional[Schedule] = None) -> int:
+        """Agents working the queue now: those online in the desk; the shift plan while nobody uses presence."""
+        online = assignment.count_online(s)
+        return online if online else (schedule or self.schedule(s)).agents_on_shift(now)
+
     def _eta(self, s: Session, ticket: Ticket, now: datetime) -> Eta:
         schedule = self.schedule(s)
         position = self.queue_position(s, ticket)
-        return estimate(max(position, 1), schedule.agents_on_shift(now), self.minutes_per_ticket(s), schedule, now)
+        return estimate(max(position, 1), self.agents_available(s, now, schedule), self.minutes_per_ticket(s), schedule, now)
 
     # ----- what the bot asks ---------------------------------------------
     def conversation_status(self, conversation_id: str, now: Optional[datetime] = None) -> Optional[Tuple[Ticket, Eta]]:
@@ -323,8 +360,9 @@ class DeskService:
             s.refresh(ticket)
             return ticket
 
-    def record_csat(self, conversation_id: str, rating: int, now: Optional[datetime] = None) -> Ticket:
-        """Rate the conversation's most recently closed, unrated ticket (1-5)."""
+    def record_csat(self, conversation_id: str, rating: int, now: Optional[datetime] = None,
+                    comment: Optional[str] = None) -> Ticket:
+        """Rate the conversation's most recently closed, unrated ticket (1-5), with the user's optional line."""
         if not isinstance(rating, int) or not 1 <= rating <= 5:
             raise DeskError(400, "rating must be an integer from 1 to 5")
         now = now or utcnow()
@@ -336,6 +374,7 @@ class DeskService:
             if ticket is None:
                 raise DeskError(404, f"conversation {conversation_id!r} has no closed ticket waiting for a rating")
             ticket.csat, ticket.csat_at = rating, now
+            ticket.csat_comment = store_text(comment)[:300] or None if isinstance(comment, str) else None
             s.flush()
             s.refresh(ticket)
             return ticket
@@ -541,6 +580,10 @@ class DeskService:
                 "resolution_rate": round(sum(1 for t in closed if t.outcome == "resolved") / len(closed), 3) if closed else None,
                 "resolution_target": 0.8,
                 "csat": {"count": len(rated), "average": round(sum(rated) / len(rated), 2) if rated else None},
+                # The latest lines users added to their rating, newest first.
+                "csat_comments": [{"ticket": t.public_id, "rating": t.csat, "comment": t.csat_comment}
+                                  for t in sorted((t for t in tickets if t.csat_comment), key=lambda t: t.csat_at,
+                                                  reverse=True)[:10]],
                 "backlog_by_age": backlog,
                 "open_tickets": sum(1 for t in tickets if t.status != "closed"),
                 "agents_on_shift": schedule.agents_on_shift(now),

@@ -72,6 +72,12 @@ DESK_ENV = {
     "oncall_coalesce_seconds": "ONCALL_COALESCE_SECONDS",
     "escalations_per_client": "DESK_ESCALATIONS_PER_CLIENT",
     "tracker_database_url": "DESK_TRACKER_DATABASE_URL",
+    "assignment_cap": "DESK_ASSIGNMENT_CAP",
+    "reopen_minutes": "DESK_REOPEN_MINUTES",
+    "attachments_dir": "DESK_ATTACHMENTS_DIR",
+    "attachment_retention_days": "DESK_ATTACHMENT_RETENTION_DAYS",
+    "telegram_api_base": "TELEGRAM_API_BASE",
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
 }
 
 
@@ -82,7 +88,9 @@ def desk_file_source(_settings: BaseSettings) -> Dict[str, Any]:
     values = {key: raw[key] for key in ("database_url", "url", "port", "rasa_url", "timezone", "minutes_per_ticket",
                                         "delivery_retry_seconds", "secure_cookies", "login_max_failures",
                                         "login_window_seconds", "escalations_per_client", "escalations_per_conversation",
-                                        "escalation_window_minutes", "tracker_database_url") if key in raw}
+                                        "escalation_window_minutes", "tracker_database_url", "assignment_cap",
+                                        "reopen_minutes", "attachments_dir", "attachment_max_bytes",
+                                        "attachment_types", "attachment_retention_days") if key in raw}
     values["sla_minutes"] = {**DEFAULT_SLA_MINUTES, **{str(k): int(v) for k, v in (raw.get("sla_minutes") or {}).items()}}
     values["default_shifts"] = tuple(raw.get("shifts") or ())
     for key in ("telegram_api_base", "telegram_chat_id", "repage_minutes", "coalesce_seconds"):
@@ -122,12 +130,24 @@ class DeskSettings(BaseSettings):
     oncall_repage_minutes: float = 10
     # Pages within this window go out as one message with the count.
     oncall_coalesce_seconds: float = 60
+    # Auto-assignment (desk.assignment): open tickets an online agent holds at most.
+    assignment_cap: int = 5
+    # A user who escalates again within this many minutes of a close re-opens the same ticket.
+    reopen_minutes: float = 30
+    # Attachments (desk.attachments): where the bytes live, what is accepted, how long it is kept.
+    attachments_dir: str = "var/attachments"
+    attachment_max_bytes: int = 5_000_000
+    attachment_types: Tuple[str, ...] = ("image/jpeg", "image/png", "image/webp", "application/pdf", "text/plain")
+    attachment_retention_days: float = 30
+    # The Bot API the desk downloads Telegram files through (getFile); same base and token as the bot's channel.
+    telegram_api_base: str = "https://api.telegram.org"
     # Secrets: only from the environment (`make run` writes var/secrets.env).
+    telegram_bot_token: Optional[str] = Field(None, repr=False)
     api_token: Optional[str] = Field(None, repr=False)
     rasa_api_token: Optional[str] = Field(None, repr=False)
     oncall_telegram_bot_token: Optional[str] = Field(None, repr=False)
 
-    _strip = validator("url", "rasa_url", "oncall_telegram_api_base", allow_reuse=True)(strip_slash)
+    _strip = validator("url", "rasa_url", "oncall_telegram_api_base", "telegram_api_base", allow_reuse=True)(strip_slash)
 
     class Config:
         frozen = True

@@ -18,8 +18,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Sanic, response
 from sanic.response import HTTPResponse
 
+from desk.attachments import AttachmentStore
 from desk.broadcast import IncidentBroadcaster
 from desk.conversation_log import ConversationLog
+from desk.canned import CannedReplies
+from desk import context as ticket_context
+from desk.capacity import CapacityAlarm
+from desk.handling import Handling
+from desk.notifications import Notices
 from desk.incidents import IncidentService
 from desk.nlu_inbox import NluInbox
 from desk.oncall import OnCallAlerts
@@ -62,6 +68,12 @@ class Desk:
         self.pager = Pager(service, alerts, settings)
         self.conversation_log = ConversationLog(settings.tracker_database_url)
         self.nlu_inbox = NluInbox(service.db, self.conversation_log)
+        self.notices = Notices()
+        self.capacity = CapacityAlarm(service, alerts, self.notices)
+        self.handling = Handling(service)
+        self.attachments = AttachmentStore(service)
+        self.canned = CannedReplies(service)
+        ticket_context.register(self.templates, service, self.attachments, self.handling)
 
     # ----- delivery of agent replies and ticket events --------------------
     @asynccontextmanager
@@ -131,12 +143,16 @@ async def start_loops(app: Sanic, _loop: Any) -> None:
     app.ctx.delivery_loop = asyncio.ensure_future(desk.delivery_loop())
     app.ctx.broadcast_loop = asyncio.ensure_future(desk.broadcaster.loop(desk.settings.delivery_retry_seconds))
     app.ctx.paging_loop = asyncio.ensure_future(desk.pager.loop(desk.settings.delivery_retry_seconds))
+    app.ctx.capacity_loop = asyncio.ensure_future(desk.capacity.loop(desk.settings.delivery_retry_seconds))
+    app.ctx.retention_loop = asyncio.ensure_future(desk.attachments.loop())
 
 
 async def stop_loops(app: Sanic, _loop: Any) -> None:
     app.ctx.delivery_loop.cancel()
     app.ctx.broadcast_loop.cancel()
     app.ctx.paging_loop.cancel()
+    app.ctx.capacity_loop.cancel()
+    app.ctx.retention_loop.cancel()
 
 
 def create_app(desk: Desk, name: str = "wallet_desk") -> Sanic:

@@ -67,11 +67,19 @@ class DeskClient:
                 **({"idempotency_key": idempotency_key} if idempotency_key else {})}
         return await self._call("POST", self._conversation(conversation_id) + "/messages", body, not_found_ok=True)
 
+    async def attach(self, conversation_id: str, kind: str, file_id: str, channel: str, language: str) -> Dict[str, Any]:
+        """A file the user sent, as a reference (Telegram ``file_id``): the desk fetches and keeps it on the ticket."""
+        result = await self._call("POST", self._conversation(conversation_id) + "/attachments",
+                                  {"kind": kind, "file_id": file_id, "channel": channel, "language": language})
+        assert result is not None
+        return result
+
     async def cancel(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         return await self._call("POST", self._conversation(conversation_id) + "/cancel", not_found_ok=True)
 
-    async def rate(self, conversation_id: str, rating: int) -> Optional[Dict[str, Any]]:
-        return await self._call("POST", self._conversation(conversation_id) + "/csat", {"rating": rating}, not_found_ok=True)
+    async def rate(self, conversation_id: str, rating: int, comment: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        body = {"rating": rating, **({"comment": comment} if comment else {})}
+        return await self._call("POST", self._conversation(conversation_id) + "/csat", body, not_found_ok=True)
 
     async def pending_replies(self, conversation_id: str) -> List[Dict[str, Any]]:
         result = await self._call("GET", self._conversation(conversation_id) + "/replies")

@@ -241,6 +241,7 @@ lock_store:
         # Every test talks from 127.0.0.1: the per-client flood limit and paging bursts have tests of their own.
         "DESK_ESCALATIONS_PER_CLIENT": "100000",
         "ONCALL_COALESCE_SECONDS": "1",
+        "DESK_ATTACHMENTS_DIR": str(work_dir / "attachments"),
     }
     env.update(extra_env or {})
     telegram_secret = secrets.token_urlsafe(24)

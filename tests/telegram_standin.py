@@ -26,6 +26,12 @@ class TelegramStandIn:
     calls: List[BotApiCall] = field(default_factory=list)
     # Chats that blocked the bot: Telegram answers sendMessage with 403 for them.
     blocked_chats: Set[str] = field(default_factory=set)
+    # Files users "sent": file_id -> bytes, served as the Bot API does (getFile, then /file/bot<token>/<file_path>).
+    files: Dict[str, bytes] = field(default_factory=dict)
+    downloads: List[str] = field(default_factory=list)
+
+    def add_file(self, file_id: str, data: bytes) -> None:
+        self.files[file_id] = data
 
     @property
     def url(self) -> str:
@@ -60,9 +66,36 @@ def start_telegram_standin() -> TelegramStandIn:
             if parts[1] == "sendMessage" and str(body.get("chat_id")) in standin.blocked_chats:
                 self._answer(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
                 return
+            if parts[1] == "getFile":
+                data = standin.files.get(str(body.get("file_id")))
+                if data is None:
+                    self._answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"})
+                    return
+                # As the public Bot API: a File object whose file_path is fetched from /file/bot<token>/<file_path>.
+                result = {"file_id": body["file_id"], "file_unique_id": "u" + str(abs(hash(body["file_id"])) % 10**8),
+                          "file_size": len(data), "file_path": f"photos/{body['file_id']}.jpg"}
+                self._answer(200, {"ok": True, "result": result})
+                return
             if parts[1] == "sendMessage":
                 result = {"message_id": len(standin.calls), "chat": {"id": body.get("chat_id")}, "text": body.get("text")}
             self._answer(200, {"ok": True, "result": result})
+
+        def do_GET(self) -> None:  # noqa: N802 - file downloads: /file/bot<token>/<file_path>
+            parts = self.path.strip("/").split("/", 2)
+            if len(parts) != 3 or parts[0] != "file" or not parts[1].startswith("bot"):
+                self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return
+            file_id = parts[2].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            data = standin.files.get(file_id)
+            if data is None:
+                self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return
+            standin.downloads.append(file_id)
+            self.send_response(200)
+            self.send_header("content-type", "application/octet-stream")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _answer(self, status: int, payload: Dict[str, Any]) -> None:
             data = json.dumps(payload).encode()

@@ -14,6 +14,7 @@ from sanic.response import HTTPResponse
 
 from desk.models import Agent, Ticket
 from desk.rasa_client import RasaUnavailable
+from desk.routes.agents import after_escalation, after_user_message
 from desk.routes.common import UI_TEXT, api, bot_api, form_value, json_body, page, render_for
 from desk.schedule import utcnow
 from desk.serialize import eta_json, message_json, ticket_detail, ticket_summary
@@ -127,6 +128,7 @@ async def escalate(request: Request, agent: Agent) -> HTTPResponse:
         client=body.get("client") if isinstance(body.get("client"), str) else None,
         idempotency_key=_idempotency_key(body))
     _page_if_p1(request, result.ticket)
+    after_escalation(request, result)
     return response.json({"ticket": ticket_summary(result.ticket), "created": result.created, **eta_json(result.eta)},
                          status=201 if result.created else 200)
 
@@ -151,6 +153,7 @@ async def conversation_message(request: Request, agent: Agent, conversation_id: 
                                                          priority=body.get("priority"),
                                                          idempotency_key=_idempotency_key(body))
     _page_if_p1(request, ticket)
+    after_user_message(request, ticket)
     return response.json({"ticket": ticket_summary(ticket)}, status=201)
 
 
@@ -163,10 +166,12 @@ async def conversation_cancel(request: Request, agent: Agent, conversation_id: s
 @bp.post("/api/conversations/<conversation_id>/csat")
 @bot_api
 async def conversation_csat(request: Request, agent: Agent, conversation_id: str) -> HTTPResponse:
-    rating = json_body(request).get("rating")
+    body = json_body(request)
+    rating, comment = body.get("rating"), body.get("comment")
     valid = isinstance(rating, int) and not isinstance(rating, bool)
-    ticket = request.app.ctx.service.record_csat(conversation_id, rating if valid else -1)
-    return response.json({"ticket": ticket_summary(ticket), "csat": ticket.csat})
+    ticket = request.app.ctx.service.record_csat(conversation_id, rating if valid else -1,
+                                                 comment=comment if isinstance(comment, str) else None)
+    return response.json({"ticket": ticket_summary(ticket), "csat": ticket.csat, "comment": ticket.csat_comment})
 
 
 @bp.get("/api/conversations/<conversation_id>/replies")

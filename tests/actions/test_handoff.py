@@ -20,7 +20,7 @@ class FakeDesk:
 
     def __init__(self, has_ticket=True, fail=False, replies=()):
         self.has_ticket, self.fail = has_ticket, fail
-        self.appended, self.cancelled, self.ratings, self.acked = [], [], [], []
+        self.appended, self.cancelled, self.ratings, self.acked, self.comments = [], [], [], [], []
         self.replies = list(replies)
 
     def _check(self):
@@ -37,9 +37,10 @@ class FakeDesk:
         self.cancelled.append(conversation_id)
         return TICKET if self.has_ticket else None
 
-    async def rate(self, conversation_id, rating):
+    async def rate(self, conversation_id, rating, comment=None):
         self._check()
         self.ratings.append(rating)
+        self.comments.append(comment)
         return TICKET if self.has_ticket else None
 
     async def pending_replies(self, conversation_id):
@@ -192,3 +193,25 @@ def test_a_rating_with_nothing_to_rate(make_tracker, dispatcher, domain):
 ])
 def test_parse_rating(text, rating):
     assert parse_rating(text) == rating
+
+
+def test_a_hand_back_says_the_bot_is_back_and_asks_no_rating(make_tracker, dispatcher, domain):
+    tracker = make_tracker(("x", "desk_ticket_closed"))
+    tracker.latest_message = {**tracker.latest_message, "entities": [{"entity": "desk_handback", "value": True}]}
+    run(ActionTicketClosed(FakeDesk(has_ticket=False)), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_handed_back"]
+
+
+@pytest.mark.parametrize("text, comment", [
+    ("5", None), ("5分", None), ("⭐⭐⭐", None), ("给个四星", None), ("3/5", None), ("rate 4", None),
+    ("1分，太慢了", "太慢了"), ("4 - quick and kind", "quick and kind"), ("五星！客服很耐心", "客服很耐心"),
+])
+def test_the_line_added_to_a_rating(text, comment):
+    from actions.handoff import rating_comment
+    assert rating_comment(text) == comment
+
+
+def test_a_rating_with_a_line_sends_the_line(make_tracker, dispatcher, domain):
+    desk = FakeDesk()
+    run(ActionRecordCsat(desk), dispatcher, make_tracker(("2分，等太久了", "give_rating")), domain)
+    assert desk.ratings == [2] and desk.comments == ["等太久了"]

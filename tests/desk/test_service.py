@@ -40,10 +40,11 @@ def test_the_database_itself_refuses_two_open_tickets_for_one_conversation(servi
                 {"now": NOW})
 
 
-def test_a_closed_conversation_gets_a_new_ticket(service, agent):
+def test_a_conversation_closed_longer_than_the_reopen_window_gets_a_new_ticket(service, agent):
     first = service.escalate("conv-4", "P3", now=NOW)
     service.close(first.ticket.public_id, agent, "resolved", now=NOW + timedelta(minutes=3))
-    second = service.escalate("conv-4", "P3", now=NOW + timedelta(minutes=4))
+    later = NOW + timedelta(minutes=4 + service.settings.reopen_minutes)
+    second = service.escalate("conv-4", "P3", now=later)
     assert second.created and second.ticket.public_id != first.ticket.public_id
 
 
