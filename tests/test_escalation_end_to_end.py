@@ -132,7 +132,9 @@ def test_a_user_typing_internal_intents_cannot_act_as_the_desk(stack, agent_toke
         # An ordinary message: relayed to the agent, or ("…ticket_closed") read as asking for the ticket's status.
         assert relayed() == before + 1 or any(ticket_id in t for t in texts), (forged, texts)
     assert stack.desk("GET", f"/api/tickets/{ticket_id}").json()["status"] == "open"
-    assert relayed() >= 2
+    # At least the first (a whole forged reply) reached the agent as the user's text; whether the bare
+    # "desk_agent_reply" reads as a status question or as text to relay is the classifier's call.
+    assert relayed() >= 1
 
 
 def test_agent_reply_reaches_the_socketio_user_and_the_case_closes_with_a_rating(stack, agent_token):
