@@ -18,7 +18,7 @@ from desk.assignment import Assignment
 from desk.models import Agent, Ticket
 from desk.notifications import notice_json
 from desk.rasa_client import TICKET_CLOSED_INTENT, RasaUnavailable
-from desk.routes.common import UI_TEXT, api, form_value, json_body, page
+from desk.routes.common import UI_TEXT, api, form_value, json_body, json_string, page
 from desk.serialize import iso, message_json, ticket_detail
 from desk.service import DeskError, Escalation
 from desk.sessions import ActiveSession
@@ -90,18 +90,14 @@ async def set_my_status(request: Request, agent: Agent) -> HTTPResponse:
 @bp.post("/api/tickets/<public_id>/notes")
 @api
 async def add_note(request: Request, agent: Agent, public_id: str) -> HTTPResponse:
-    text = json_body(request).get("text")
-    if not isinstance(text, str):
-        raise DeskError(400, "'text' (a string) is required")
+    text = json_string(request, "text")
     return response.json(message_json(request.app.ctx.desk.handling.add_note(public_id, agent, text)), status=201)
 
 
 @bp.post("/api/tickets/<public_id>/assign")
 @api
 async def assign_ticket(request: Request, agent: Agent, public_id: str) -> HTTPResponse:
-    target = json_body(request).get("agent")
-    if not isinstance(target, str):
-        raise DeskError(400, "'agent' (a username) is required")
+    target = json_string(request, "agent", "a username")
     moved = request.app.ctx.desk.handling.transfer(public_id, agent, target)
     notify_assignment(request, [moved], "transferred")
     return response.json(ticket_detail(request.app.ctx.service.get(public_id)))

@@ -48,6 +48,14 @@ def json_body(request: Request) -> Dict[str, Any]:
     return body
 
 
+def json_string(request: Request, key: str, what: str = "a string") -> str:
+    """``key`` of the JSON body, which must be a string; a 400 that names it otherwise."""
+    value = json_body(request).get(key)
+    if not isinstance(value, str):
+        raise DeskError(400, f"'{key}' ({what}) is required")
+    return value
+
+
 def form_value(request: Request, name: str) -> str:
     values = request.form.getlist(name) if request.form else None
     return values[0] if values else ""

@@ -15,7 +15,7 @@ from sanic.response import HTTPResponse
 from desk.models import Agent, Ticket
 from desk.rasa_client import RasaUnavailable
 from desk.routes.agents import after_escalation, after_user_message
-from desk.routes.common import UI_TEXT, api, bot_api, form_value, json_body, page, render_for
+from desk.routes.common import UI_TEXT, api, bot_api, form_value, json_body, json_string, page, render_for
 from desk.schedule import utcnow
 from desk.serialize import eta_json, message_json, ticket_detail, ticket_summary
 from desk.service import DeskError, store_text
@@ -78,9 +78,7 @@ async def claim_ticket(request: Request, agent: Agent, public_id: str) -> HTTPRe
 @bp.post("/api/tickets/<public_id>/reply")
 @api
 async def reply_ticket(request: Request, agent: Agent, public_id: str) -> HTTPResponse:
-    text = json_body(request).get("text")
-    if not isinstance(text, str):
-        raise DeskError(400, "'text' (a string) is required")
+    text = json_string(request, "text")
     service = request.app.ctx.service
     message = service.reply(public_id, agent, text)
     ticket = service.get(public_id)
