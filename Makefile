@@ -31,7 +31,7 @@ test: train ## the whole suite: pytest (units, data, servers) and rasa test stor
 	$(PYTEST)
 
 bench: train ## benchmarks vs stock Rasa (NLU, serving, growth, cold start) and ours (surge, escalation); writes results/bench.md
-	$(VENV)/bin/python -m bench.nlu_bench
+	$(VENV)/bin/python -m bench.nlu_bench $(if $(NLU_DEFAULT_PIPELINE),,--no-default-pipeline)
 	$(VENV)/bin/python -m bench.serving_bench
 	$(VENV)/bin/python -m bench.growth_bench
 	$(VENV)/bin/python -m bench.coldstart_bench
@@ -41,7 +41,7 @@ bench: train ## benchmarks vs stock Rasa (NLU, serving, growth, cold start) and 
 	$(VENV)/bin/python -m bench.report
 
 bench-nlu: train ## NLU only: real users' held-out split (per language, several pipelines) and the synthetic one; writes results/nlu.md
-	$(VENV)/bin/python -m bench.nlu_bench
+	$(VENV)/bin/python -m bench.nlu_bench $(if $(NLU_DEFAULT_PIPELINE),,--no-default-pipeline)
 
 bench-entities: train ## entity precision/recall, character regexes vs spaCy token patterns; writes results/entities.md
 	$(VENV)/bin/python -m bench.entity_bench
