@@ -62,7 +62,8 @@ def login(driver, stack, username, password):
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login-button").click()
-    WebDriverWait(driver, 20).until(EC.url_contains("/desk/"))
+    # The login page is under /desk/ too: wait for the POST's answer (another page, or the error).
+    WebDriverWait(driver, 20).until(lambda d: "/desk/login" not in d.current_url or d.find_elements(By.ID, "login-error"))
 
 
 def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, browser, screenshots):
@@ -126,7 +127,9 @@ def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, br
 def test_wrong_password_and_forms_without_csrf_are_refused(stack, supervisor, browser):
     driver = browser.driver
     login(driver, stack, "sue", "not-the-password")
-    assert driver.find_element(By.ID, "login-error").is_displayed()
+    # The login page's URL already contains "/desk/": wait for the answer to the POST itself.
+    error = WebDriverWait(driver, 20).until(EC.presence_of_element_located((By.ID, "login-error")))
+    assert error.is_displayed()
     # A cross-site form post carries the session cookie only if SameSite allowed it; without the
     # CSRF token it is refused either way.
     session = requests.Session()

@@ -18,6 +18,7 @@ import time
 
 import pytest
 import yaml
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -117,8 +118,10 @@ def test_relabel_export_retrain_and_report(fresh_stack, screenshots, tmp_path):
         driver.save_screenshot(str(screenshots / "desk-nlu-inbox.png"))
         Select(row.find_element(By.CSS_SELECTOR, "select.nlu-intent")).select_by_visible_text("create_wallet")
         row.find_element(By.CSS_SELECTOR, "button.nlu-relabel").click()
-        WebDriverWait(driver, 20).until(lambda d: not [r for r in d.find_elements(By.CSS_SELECTOR, "tr.nlu-item")
-                                                       if r.get_attribute("data-text") == UNCLEAR])
+        # The page reloads after the POST: rows read mid-reload are stale, so read them again.
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: not [r for r in d.find_elements(By.CSS_SELECTOR, "tr.nlu-item")
+                           if r.get_attribute("data-text") == UNCLEAR])
         driver.get(stack.desk_url + "/desk/nlu?status=labelled")
         labelled = [r for r in driver.find_elements(By.CSS_SELECTOR, "tr.nlu-item") if r.get_attribute("data-text") == UNCLEAR]
         assert labelled and "create_wallet" in labelled[0].find_element(By.CSS_SELECTOR, ".nlu-label").text
