@@ -41,3 +41,17 @@ class Browser:
             self.driver.quit()
         finally:
             shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def wait(driver, timeout: float):
+    """A WebDriverWait that also retries when the page re-rendered under it.
+
+    Desk forms reload the page and the widget re-renders its messages, so an element found a
+    moment ago can be stale when it is read; read it again instead of failing (seen on clean
+    CI runs).
+    """
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+

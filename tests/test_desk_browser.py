@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browser import Browser, browser_available
+from tests.browser import Browser, browser_available, wait
 from tests.conftest import PROJECT_ROOT
 from tests.socketio_user import SocketIOUser
 
@@ -63,7 +63,7 @@ def login(driver, stack, username, password):
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login-button").click()
     # The login page is under /desk/ too: wait for the POST's answer (another page, or the error).
-    WebDriverWait(driver, 20).until(lambda d: "/desk/login" not in d.current_url or d.find_elements(By.ID, "login-error"))
+    wait(driver, 20).until(lambda d: "/desk/login" not in d.current_url or d.find_elements(By.ID, "login-error"))
 
 
 def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, browser, screenshots):
@@ -76,7 +76,7 @@ def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, br
         stack.send("我要人工客服", sender="browser-other-user")  # a P3 behind it
 
         login(driver, stack, *supervisor)
-        rows = WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.ticket-row"))
+        rows = wait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.ticket-row"))
         assert rows[0].get_attribute("data-ticket") == ticket_id
         assert "P1" in rows[0].text and "P3" in rows[-1].text
         countdown = rows[0].find_element(By.CSS_SELECTOR, "[data-deadline]")
@@ -87,7 +87,7 @@ def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, br
 
         rows[0].find_element(By.TAG_NAME, "a").click()
         driver.find_element(By.ID, "claim").click()
-        WebDriverWait(driver, 20).until(EC.text_to_be_present_in_element((By.ID, "ticket-status"), "claimed"))
+        wait(driver, 20).until(EC.text_to_be_present_in_element((By.ID, "ticket-status"), "claimed"))
         transcript = driver.find_element(By.ID, "transcript").text
         assert "USDT被人转走了" in transcript and "助记词" in transcript  # whole conversation, bot answers included
 
@@ -97,7 +97,7 @@ def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, br
         user.wait_for_text("人工客服：你好，我是客服 Sue。", since=mark)
 
         user.say("哈希是 0xabc123 开头的那笔")
-        WebDriverWait(driver, 30).until(EC.text_to_be_present_in_element((By.ID, "thread"), "0xabc123"))
+        wait(driver, 30).until(EC.text_to_be_present_in_element((By.ID, "thread"), "0xabc123"))
         driver.save_screenshot(str(screenshots / "desk-ticket.png"))
 
         mark = len(user.received)
@@ -115,10 +115,10 @@ def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, br
         assert driver.find_element(By.ID, "csat").text == "4"
 
         driver.get(stack.desk_url + "/desk/dashboard")
-        sla = WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "sla"))
+        sla = wait(driver, 20).until(lambda d: d.find_element(By.ID, "sla"))
         assert "P1" in sla.text
         driver.find_element(By.ID, "language-toggle").click()
-        WebDriverWait(driver, 20).until(EC.text_to_be_present_in_element((By.TAG_NAME, "h2"), "Supervisor dashboard"))
+        wait(driver, 20).until(EC.text_to_be_present_in_element((By.TAG_NAME, "h2"), "Supervisor dashboard"))
         driver.save_screenshot(str(screenshots / "desk-dashboard.png"))
     finally:
         user.close()
@@ -128,7 +128,7 @@ def test_wrong_password_and_forms_without_csrf_are_refused(stack, supervisor, br
     driver = browser.driver
     login(driver, stack, "sue", "not-the-password")
     # The login page's URL already contains "/desk/": wait for the answer to the POST itself.
-    error = WebDriverWait(driver, 20).until(EC.presence_of_element_located((By.ID, "login-error")))
+    error = wait(driver, 20).until(EC.presence_of_element_located((By.ID, "login-error")))
     assert error.is_displayed()
     # A cross-site form post carries the session cookie only if SameSite allowed it; without the
     # CSRF token it is refused either way.

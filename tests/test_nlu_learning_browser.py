@@ -18,11 +18,10 @@ import time
 
 import pytest
 import yaml
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from tests.browser import Browser, browser_available
+from tests.browser import Browser, browser_available, wait
 from tests.conftest import PROJECT_ROOT
 from tests.servers import start_stack
 from tests.test_desk_browser import login
@@ -102,7 +101,7 @@ def test_relabel_export_retrain_and_report(fresh_stack, screenshots, tmp_path):
     driver = browser.driver
     try:
         login(driver, stack, "lena", "lena-password-123")
-        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "nav-report"))  # logged in, not just posted
+        wait(driver, 20).until(lambda d: d.find_elements(By.ID, "nav-report"))  # logged in, not just posted
         driver.get(stack.desk_url + "/desk/report")
         shown = {key: driver.find_element(By.ID, f"r-{key}").text
                  for key in ("conversations", "deflected", "escalated", "fallback", "not-helpful", "deflection_rate")}
@@ -112,14 +111,14 @@ def test_relabel_export_retrain_and_report(fresh_stack, screenshots, tmp_path):
         driver.save_screenshot(str(screenshots / "desk-bot-report.png"))
 
         driver.find_element(By.ID, "nav-nlu").click()
-        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.nlu-item"))
+        wait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.nlu-item"))
         row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "tr.nlu-item") if r.get_attribute("data-text") == UNCLEAR)
         assert "未理解" in row.text  # reason: fallback
         driver.save_screenshot(str(screenshots / "desk-nlu-inbox.png"))
         Select(row.find_element(By.CSS_SELECTOR, "select.nlu-intent")).select_by_visible_text("create_wallet")
         row.find_element(By.CSS_SELECTOR, "button.nlu-relabel").click()
         # The page reloads after the POST: rows read mid-reload are stale, so read them again.
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        wait(driver, 20).until(
             lambda d: not [r for r in d.find_elements(By.CSS_SELECTOR, "tr.nlu-item")
                            if r.get_attribute("data-text") == UNCLEAR])
         driver.get(stack.desk_url + "/desk/nlu?status=labelled")

@@ -8,9 +8,8 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import Browser, browser_available
+from tests.browser import Browser, browser_available, wait
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.skipif(
@@ -32,13 +31,13 @@ def bot_texts(driver):
 
 
 def say(driver, text):
-    box = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, ".rw-new-message"))
+    box = wait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, ".rw-new-message"))
     box.send_keys(text)
     box.send_keys(Keys.ENTER)
 
 
 def wait_bot(driver, predicate, timeout=30):
-    return WebDriverWait(driver, timeout).until(lambda d: next((t for t in bot_texts(d) if predicate(t)), None))
+    return wait(driver, timeout).until(lambda d: next((t for t in bot_texts(d) if predicate(t)), None))
 
 
 def session_id(driver):
@@ -51,15 +50,15 @@ def test_a_user_chats_reloads_escalates_and_gets_the_agents_reply(stack, phone):
     assert "助记词" in driver.find_element(By.ID, "bar").text  # the safety line, Chinese by default
     say(driver, "怎么创建钱包")
     wait_bot(driver, lambda t: "创建" in t)
-    session = WebDriverWait(driver, 10).until(lambda d: session_id(d))
+    session = wait(driver, 10).until(lambda d: session_id(d))
     assert "." in session  # issued and signed by the server
 
     say(driver, "那个怎么搞")
-    buttons = WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rw-reply"))
+    buttons = wait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rw-reply"))
     assert len(buttons) >= 2
 
     driver.refresh()
-    WebDriverWait(driver, 30).until(lambda d: any("创建" in t for t in bot_texts(d)))  # history is back
+    wait(driver, 30).until(lambda d: any("创建" in t for t in bot_texts(d)))  # history is back
     assert session_id(driver) == session
     tracker = requests.get(f"{stack.rasa_url}/conversations/{session}/tracker", params={"token": stack.api_token}, timeout=30).json()
     assert any(e.get("text") == "怎么创建钱包" for e in tracker["events"] if e.get("event") == "user")
@@ -67,20 +66,20 @@ def test_a_user_chats_reloads_escalates_and_gets_the_agents_reply(stack, phone):
     say(driver, "我的币被人转走了，不是我操作的")
     opened = wait_bot(driver, lambda t: TICKET_ID.search(t) is not None)
     ticket_id = TICKET_ID.search(opened).group(0)
-    banner = WebDriverWait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#ticket-banner.shown"))
+    banner = wait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#ticket-banner.shown"))
     assert ticket_id in banner.text
 
     sent = stack.desk("POST", f"/api/tickets/{ticket_id}/reply", json={"text": "您好，我是客服，请提供被盗地址。"})
     assert sent.status_code == 201
     wait_bot(driver, lambda t: "人工客服：您好，我是客服" in t)
-    WebDriverWait(driver, 20).until(lambda d: "客服已接手" in d.find_element(By.ID, "ticket-banner").text)
+    wait(driver, 20).until(lambda d: "客服已接手" in d.find_element(By.ID, "ticket-banner").text)
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         (PROJECT_ROOT / "docs/screenshots").mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(PROJECT_ROOT / "docs/screenshots/widget-mobile.png"))
 
     driver.find_element(By.ID, "language-toggle").click()
-    WebDriverWait(driver, 20).until(lambda d: "seed phrase" in d.find_element(By.ID, "bar").text)
-    box = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, ".rw-new-message"))
+    wait(driver, 20).until(lambda d: "seed phrase" in d.find_element(By.ID, "bar").text)
+    box = wait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, ".rw-new-message"))
     assert box.get_attribute("placeholder") == "Type your question…"
 
 
@@ -134,13 +133,13 @@ def test_answer_feedback_is_a_quick_reply_and_a_thumbs_down_offers_a_person(stac
     driver.get(stack.desk_url + "/widget/")
     say(driver, "怎么导入钱包")
     wait_bot(driver, lambda t: "有帮助吗" in t)
-    replies = WebDriverWait(driver, 30).until(
+    replies = wait(driver, 30).until(
         lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, ".rw-reply") if "👎" in b.text] and
         d.find_elements(By.CSS_SELECTOR, ".rw-reply"))
     assert [b.text for b in replies] == ["👍 有帮助", "👎 没帮助"]
     replies[1].click()
     wait_bot(driver, lambda t: "抱歉没帮上忙" in t)
-    offered = WebDriverWait(driver, 30).until(
+    offered = wait(driver, 30).until(
         lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, ".rw-reply") if b.text == "转人工"])
     assert offered
     session = driver.execute_script("return (JSON.parse(localStorage.getItem('chat_session')) || {}).session_id || null")
