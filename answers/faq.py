@@ -27,7 +27,7 @@ from answers.desk_action import DeskAction
 from answers.feedback import ask_feedback
 from deskapi.client import DeskClient, DeskUnavailable
 from answers.language import DomainDict, local_time, response_text, tracker_language
-from answers.second_problem import offer_second_problem, second_problem
+from answers.second_problem import offer_second_problem
 from answers.topics import FAQ_INTENTS, incident_covers
 
 logger = logging.getLogger(__name__)
@@ -165,10 +165,9 @@ class ActionAnswerFaq(DeskAction):
         incident = covering_incident(await board.active(desk), intent, chain) if desk else None
         if incident is None:
             dispatcher.utter_message(response=f"utter_{intent}")
-            if second_problem(tracker, domain):
+            if offer_second_problem(dispatcher, tracker, domain):
                 # One set of buttons at a time: the user's other problem first; "有帮助吗？" comes
                 # after its answer.
-                offer_second_problem(dispatcher, tracker, domain)
                 return []
             return ask_feedback(dispatcher, tracker, domain, intent)
         language = tracker_language(tracker)

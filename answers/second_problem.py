@@ -31,12 +31,13 @@ def second_problem(tracker: Tracker, domain: DomainDict) -> Optional[str]:
     return str(secondary)
 
 
-def offer_second_problem(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None:
-    """After the answer: "you also mentioned X" with X as a button (nothing for a one-problem message)."""
+def offer_second_problem(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> bool:
+    """After the answer: "you also mentioned X" with X as a button; False (nothing said) for a one-problem message."""
     intent = second_problem(tracker, domain)
     if intent is None:
-        return
+        return False
     language = tracker_language(tracker)
     buttons: List[Dict[str, Any]] = [
         {"title": response_text(domain, f"utter_topic_{intent}", language), "payload": f"/{intent}"}]
     dispatcher.utter_message(response="utter_second_problem", buttons=buttons)
+    return True

@@ -24,7 +24,7 @@ from selenium.webdriver.support.ui import Select
 from tests.browser import Browser, browser_available, wait
 from tests.conftest import PROJECT_ROOT
 from tests.servers import start_stack
-from tests.test_desk_browser import login
+from tests.test_desk_browser import login, screenshots  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.skipif(
     not browser_available() and os.environ.get("CI") != "true",
@@ -39,15 +39,6 @@ def fresh_stack(tmp_path_factory):
     running = start_stack(tmp_path_factory.mktemp("learning"))
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory):
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        folder = PROJECT_ROOT / "docs/screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path_factory.mktemp("screenshots")
 
 
 def scripted_traffic(stack):
