@@ -75,11 +75,11 @@ def run(skip_training: bool) -> Dict[str, object]:
         finally:
             stock.stop()
         started = time.monotonic()
-        ours = start_stack(work / "ours", debug=False)
+        ours = start_stack(work / "ours", debug=False, shared_model=True)  # as make run
         try:
             first_answer(ours.rasa_url)
             seconds = round(time.monotonic() - started, 1)
-            pids = {name: process.pid for name, process in zip(ours.commands, ours.processes)}
+            pids = ours.server_pids()
             result["ours"] = {"first_answer_seconds": seconds, "rss_mb": warm_and_measure(ours.rasa_url, pids)}
         finally:
             ours.stop()

@@ -136,7 +136,7 @@ class _Side:
 
 
 def _ours(stack: RunningStack) -> _Side:
-    return _Side(stack.rasa_url, {name: process.pid for name, process in zip(stack.commands, stack.processes)})
+    return _Side(stack.rasa_url, stack.server_pids())
 
 
 def run(budget_per_level: int, levels: Sequence[int] = LEVELS, flood_rounds: int = FLOOD_ROUNDS) -> List[Dict[str, Any]]:
@@ -144,8 +144,10 @@ def run(budget_per_level: int, levels: Sequence[int] = LEVELS, flood_rounds: int
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as work_dir:
         work = Path(work_dir)
         stock = StockRasa(work / "stock")
-        ours = start_stack(work / "ours", debug=False)
-        off = start_stack(work / "ours-off", debug=False, extra_env={"RASA_OPTIMISATIONS": "off"}) if flood_rounds else None
+        ours = start_stack(work / "ours", debug=False, shared_model=True)  # as make run
+        off = (start_stack(work / "ours-off", debug=False, shared_model=True,
+                           extra_env={"RASA_OPTIMISATIONS": "off"})
+               if flood_rounds else None)
         try:
             if off is not None:  # first, on fresh servers: a flood of new conversations (issue #21)
                 sides = {"stock": _Side(stock.url, {"rasa": stock.processes[1].pid, "actions": stock.processes[0].pid}),

@@ -248,7 +248,7 @@ async def surge(target: Target, count: int, socket_share: float, scenario: str, 
 def default_target(work: Path) -> Any:
     from tests.servers import start_stack
 
-    stack = start_stack(work, debug=False)
+    stack = start_stack(work, debug=False, shared_model=True)  # as make run
     return stack, Target(stack.rasa_url, stack.desk_url, stack.api_token, stack.ops_token(), "default (SQLite, Rasa + 1 worker)")
 
 

@@ -232,6 +232,14 @@ def _segmenter() -> Any:
     return tokenizer
 
 
+def load_dictionary() -> None:
+    """Load the segmenter's dictionary now rather than on the first Chinese message.
+
+    The Rasa fork server calls it before forking, so its children share one copy of it.
+    """
+    _segmenter().check_initialized()
+
+
 def _reads_as_words(chars: str, threshold: float = WORDLIKE_COVERAGE) -> bool:
     """Ordinary Chinese segments into multi-character words; random characters do not.
 

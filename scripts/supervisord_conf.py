@@ -2,10 +2,13 @@
 
     python scripts/supervisord_conf.py VAR_DIR > VAR_DIR/supervisord.conf
 
-One program per server — the action server, the Rasa workers, the Rasa server, the
-agent desk — each restarted by supervisord whenever it exits (``autorestart``), with
-its output in ``VAR_DIR/log/<name>.log`` at the log level the server has without
-``--debug`` (INFO: no user text). A last, one-shot program (``ready``,
+It also writes ``VAR_DIR/rasa_processes.json``, the fork server's spec.
+
+One program per server — the action server, the Rasa fork server (which loads the model
+once and forks the Rasa workers and the Rasa server from it, restarting each that exits:
+``rasa_server/fork_server.py``), the agent desk — each restarted by supervisord whenever
+it exits (``autorestart``), with its output in ``VAR_DIR/log/<name>.log`` at the log level
+the server has without ``--debug`` (INFO: no user text). A last, one-shot program (``ready``,
 scripts/ready.py) prints ``ready`` once every server answers.
 
 Ports, the worker count and the tokens come from the environment run.sh exports
@@ -16,6 +19,7 @@ environment on to every program.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -40,34 +44,46 @@ def _env_value(value: str) -> str:
     return '"' + _quote(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def programs(env: Mapping[str, str], var_dir: str) -> List[Tuple[str, str, Dict[str, str]]]:
-    """(name, command, extra environment) per server, in start order."""
-    python = _quote(str(PROJECT_ROOT / ".venv/bin/python"))
-    rasa = _quote(str(PROJECT_ROOT / ".venv/bin/rasa"))
-    endpoints = _quote(env.get("RUN_ENDPOINTS", "endpoints.yml"))
+def rasa_processes(env: Mapping[str, str], var_dir: str) -> Dict[str, object]:
+    """The fork server's spec (rasa_server/fork_server.py): the Rasa workers, then the Rasa server.
+
+    ``rasa`` command lines, not shell: secrets are named as ``${…}`` and read from the
+    environment by the child, never written to the file.
+    """
+    endpoints = env.get("RUN_ENDPOINTS", "endpoints.yml")
     workers = int(env.get("RASA_WORKERS", "1"))
     worker_port = int(env.get("RASA_WORKER_PORT", "5006"))
-    result: List[Tuple[str, str, Dict[str, str]]] = [
-        ("actions", f"{python} -m actions.server --port %(ENV_ACTIONS_PORT)s", {}),
-    ]
+    processes: List[Dict[str, object]] = []
     for n in range(workers):
         # A worker forwards nothing and keeps its own outbox and spool (their loops run per process).
-        result.append((
-            f"rasa-worker-{n + 1}",
-            f"{rasa} run --model models --endpoints {endpoints} --credentials credentials.worker.yml"
-            f" --port {worker_port + n} --interface 127.0.0.1",
-            {"RASA_WORKER_URLS": "", "GATEWAY_OUTBOX_DB": f"{var_dir}/gateway_outbox.worker{n}.db",
-             "MESSAGE_SPOOL_DB": f"{var_dir}/message_spool.worker{n}.db"},
-        ))
-    result.append((
-        "rasa",
-        # "=": a token may start with "-"
-        f"{rasa} run --model models --endpoints {endpoints} --credentials credentials.yml --port %(ENV_RASA_PORT)s"
-        " --enable-api --auth-token=%(ENV_RASA_API_TOKEN)s",
-        {},
-    ))
-    result.append(("desk", f"{python} -m desk serve --port %(ENV_DESK_PORT)s", {}))
-    return result
+        processes.append({
+            "name": f"rasa-worker-{n + 1}",
+            "argv": ["run", "--model", "models", "--endpoints", endpoints, "--credentials", "credentials.worker.yml",
+                     "--port", str(worker_port + n), "--interface", "127.0.0.1"],
+            "env": {"RASA_WORKER_URLS": "", "GATEWAY_OUTBOX_DB": f"{var_dir}/gateway_outbox.worker{n}.db",
+                    "MESSAGE_SPOOL_DB": f"{var_dir}/message_spool.worker{n}.db"},
+        })
+    processes.append({
+        "name": "rasa",
+        "argv": ["run", "--model", "models", "--endpoints", endpoints, "--credentials", "credentials.yml",
+                 "--port", "${RASA_PORT}", "--enable-api", "--auth-token=${RASA_API_TOKEN}"],  # "=": may start with "-"
+        "env": {},
+    })
+    return {"model": "models", "log_dir": f"{var_dir}/log", "pid_dir": f"{var_dir}/run", "processes": processes}
+
+
+def programs(env: Mapping[str, str], var_dir: str) -> List[Tuple[str, str, Dict[str, str]]]:
+    """(name, command, extra environment) per server, in start order.
+
+    The Rasa server and its workers are one program: the fork server loads the model once and
+    forks them (their logs: ``rasa.log``, ``rasa-worker-N.log``; their pids: ``VAR_DIR/run/*.pid``).
+    """
+    python = _quote(str(PROJECT_ROOT / ".venv/bin/python"))
+    return [
+        ("actions", f"{python} -m actions.server --port %(ENV_ACTIONS_PORT)s", {}),
+        ("rasa-fork-server", f"{python} -m rasa_server.fork_server {_quote(var_dir)}/rasa_processes.json", {}),
+        ("desk", f"{python} -m desk serve --port %(ENV_DESK_PORT)s", {}),
+    ]
 
 
 def render(env: Mapping[str, str], var_dir: str) -> str:
@@ -143,6 +159,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         sys.exit("usage: supervisord_conf.py VAR_DIR")
+    spec = json.dumps(rasa_processes(os.environ, argv[0]), indent=2)
+    Path(argv[0], "rasa_processes.json").write_text(spec + "\n", encoding="utf-8")
     sys.stdout.write(render(os.environ, argv[0]))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -105,6 +106,21 @@ class RunningStack:
         urls.update({f"rasa-worker-{n}": f"{url}/webhooks/worker/health" for n, url in enumerate(self.worker_urls, 1)})
         return urls
 
+    def child_pid(self, name: str) -> int:
+        """The process id of a Rasa process the fork server started (``rasa``, ``rasa-worker-1``…), 0 if none."""
+        try:
+            return int((self.log_dir / f"{name}.pid").read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def server_pids(self) -> Dict[str, int]:
+        """Every server process by name; with a shared model, the fork server's children too."""
+        pids = {name: process.pid for name, process in zip(self.commands, self.processes)}
+        if "rasa-fork-server" in pids:
+            for name in ["rasa", *(f"rasa-worker-{n}" for n in range(1, len(self.worker_urls) + 1))]:
+                pids[name] = self.child_pid(name)
+        return pids
+
     def ops_token(self) -> str:
         """A supervisor-scoped API token from ``python -m desk create-token`` (DESK_API_TOKEN is the bot's only)."""
         if not self._ops_token:
@@ -171,6 +187,26 @@ class RunningStack:
         return "\n".join(p.read_text(errors="replace")[-tail:] for p in sorted(self.log_dir.glob("*.log")))
 
 
+def _fork_server_commands(commands: Dict[str, List[str]], env_overrides: Dict[str, Dict[str, str]],
+                          work_dir: Path) -> Dict[str, List[str]]:
+    """The same servers, with the Rasa ones as children of one fork server (spec written to ``work_dir``)."""
+    rasa_names = [name for name in commands if name == "rasa" or name.startswith("rasa-worker-")]
+    spec = {
+        "model": commands["rasa"][commands["rasa"].index("--model") + 1],
+        "log_dir": str(work_dir), "pid_dir": str(work_dir),
+        # The API token stays out of the file: the child reads it from its environment.
+        "processes": [{"name": name, "argv": ["--auth-token=${RASA_API_TOKEN}" if a.startswith("--auth-token=") else a
+                                               for a in commands[name][3:]],  # after [python, -m, rasa]
+                       "env": env_overrides.get(name, {})}
+                      for name in [*(n for n in rasa_names if n != "rasa"), "rasa"]],  # workers first, as make run
+    }
+    spec_file = work_dir / "rasa_processes.json"
+    spec_file.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+    others = {name: command for name, command in commands.items() if name not in rasa_names}
+    return {"actions": others.pop("actions"),
+            "rasa-fork-server": [sys.executable, "-m", "rasa_server.fork_server", str(spec_file)], **others}
+
+
 def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float) -> None:
     while time.monotonic() < deadline:
         for process in processes:
@@ -186,12 +222,17 @@ def _wait_until_up(url: str, processes: List[subprocess.Popen], deadline: float)
 
 
 def start_stack(work_dir: Path, model: Optional[Path] = None, telegram_api: Optional[str] = None,
-                debug: bool = True, workers: int = 1, extra_env: Optional[Dict[str, str]] = None) -> RunningStack:
+                debug: bool = True, workers: int = 1, extra_env: Optional[Dict[str, str]] = None,
+                shared_model: bool = False) -> RunningStack:
     """Action server, Rasa (with ``workers`` worker processes, as `make run`) and the desk.
 
     Each with settings of its own: free ports, fresh SQLite files.
     ``debug``: DEBUG logging everywhere (the tests scan those logs for secrets); benchmarks turn it off.
     ``extra_env``: more environment for every server (e.g. CHAIN_RPC_ETHEREUM for the transaction lookup).
+    ``shared_model``: the Rasa server and its workers are forked from one process that loaded the
+    model (``rasa_server/fork_server.py``, as `make run` runs them); ``processes`` then holds that
+    parent under the name ``rasa-fork-server``, and :meth:`RunningStack.server_pids` finds its children. Otherwise each is a
+    ``rasa run`` of its own, which tests that kill one of them need.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     rasa_port, actions_port, desk_port, *worker_ports = free_ports(3 + workers)
@@ -274,6 +315,9 @@ lock_store:
         # A worker forwards nothing and keeps its own outbox and spool files (their loops are per process).
         env_overrides[name] = {"RASA_WORKER_URLS": "", "GATEWAY_OUTBOX_DB": str(work_dir / f"gateway_outbox.{name}.db"),
                                "MESSAGE_SPOOL_DB": str(work_dir / f"message_spool.{name}.db")}
+    if shared_model:
+        commands = _fork_server_commands(commands, env_overrides, work_dir)
+        env_overrides = {}
     started = time.monotonic()
     stack = RunningStack(
         rasa_url=f"http://127.0.0.1:{rasa_port}",

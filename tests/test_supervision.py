@@ -2,8 +2,8 @@
 
 Runs scripts/run.sh itself (what `make run` runs) on free ports with its own
 RUN_VAR_DIR, so its databases, secrets, logs and supervisord socket are in a temp
-directory. kill -9 of the Rasa worker: the front still answers REST and supervisord
-starts the worker again on its port within 60 s (target 30 s, measured by bench/reliability_bench.py). SIGTERM to the run (Ctrl-C):
+directory. kill -9 of the Rasa worker: the front still answers REST and the fork server
+(rasa_server/fork_server.py, itself a supervisord program) forks the worker again on its port within 60 s (target 30 s, measured by bench/reliability_bench.py). SIGTERM to the run (Ctrl-C):
 supervisord and every server it started exit, nothing is left behind.
 """
 
@@ -124,6 +124,10 @@ class Run:
         return self.seen
 
     def program_pid(self, name: str) -> int:
+        """A supervisord program's pid, or a Rasa process's from the fork server's pid file."""
+        if name == "rasa" or name.startswith("rasa-worker-"):
+            pid_file = self.var / "run" / f"{name}.pid"
+            return int(pid_file.read_text()) if pid_file.exists() else 0
         out = subprocess.run([str(PROJECT_ROOT / ".venv/bin/supervisorctl"), "-c", str(self.var / "supervisord.conf"),
                               "pid", name], capture_output=True, text=True, timeout=30)
         return int(out.stdout.strip())
@@ -168,7 +172,7 @@ def test_a_killed_worker_is_restarted_while_the_front_keeps_answering_and_sigter
     worker_health = f"http://127.0.0.1:{run.worker_port}/webhooks/worker/health"
     assert answers(worker_health)
     assert run.send("怎么创建钱包", sender="before").json()  # the whole system answers
-    programs = {name: run.program_pid(name) for name in ("actions", "rasa-worker-1", "rasa", "desk")}
+    programs = {name: run.program_pid(name) for name in ("actions", "rasa-fork-server", "rasa-worker-1", "rasa", "desk")}
     assert set(programs.values()) <= run.remember_processes()
 
     old_worker = programs["rasa-worker-1"]
@@ -183,7 +187,7 @@ def test_a_killed_worker_is_restarted_while_the_front_keeps_answering_and_sigter
     restarted_in = time.monotonic() - killed_at
     print(f"worker answered again {restarted_in:.1f} s after kill -9")
     assert run.program_pid("rasa-worker-1") not in (0, old_worker)
-    for name in ("actions", "rasa", "desk"):  # the others were not restarted
+    for name in ("actions", "rasa-fork-server", "rasa", "desk"):  # the others were not restarted
         assert run.program_pid(name) == programs[name]
     assert run.send("how do I create a wallet", sender="after").json()
 
@@ -191,7 +195,7 @@ def test_a_killed_worker_is_restarted_while_the_front_keeps_answering_and_sigter
     marker = f"my-private-note-{uuid.uuid4().hex[:10]}"
     assert run.send(f"怎么创建钱包 {marker}", sender="private").status_code == 200
     logs = {p.name for p in (run.var / "log").glob("*.log")}
-    assert {"actions.log", "rasa-worker-1.log", "rasa.log", "desk.log", "supervisord.log"} <= logs
+    assert {"actions.log", "rasa-fork-server.log", "rasa-worker-1.log", "rasa.log", "desk.log", "supervisord.log"} <= logs
     assert not [p.name for p in (run.var / "log").glob("*.log") if marker in p.read_text(errors="replace")]
 
     everything = run.remember_processes()
