@@ -146,12 +146,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--errors", action="store_true")
+    parser.add_argument("--heldout", type=Path, default=REAL_HELDOUT,
+                        help="a held-out file of the same format (e.g. an earlier round's, from git show)")
     args = parser.parse_args()
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
     model = args.model or latest_model()
     agent = Agent.load(str(model))
-    predictions = asyncio.run(predict(agent, load_heldout()))
+    predictions = asyncio.run(predict(agent, load_heldout(args.heldout)))
     print("\n".join(render(f"Real users' words ({model.name})", by_language(predictions), predictions)))
     if args.errors:
         print("\n".join(errors(predictions)))
