@@ -12,7 +12,6 @@ from tests.conftest import PROJECT_ROOT
 from tests.test_secrets_end_to_end import generated_secrets, leaked
 
 pytestmark = pytest.mark.timeout(600)
-UNCLEAR = "怎么改钱包名称"  # falls back: the classifier hesitates between import and create
 
 
 def pending_for(stack, sender, timeout=20):
@@ -27,6 +26,7 @@ def pending_for(stack, sender, timeout=20):
 
 def test_an_unclear_message_is_labelled_and_exported(stack, tmp_path):
     sender = f"inbox-{time.time_ns()}"
+    UNCLEAR = stack.unclear_message()  # noqa: N806 - the test's one unclear message
     replies = stack.send(UNCLEAR, sender)
     assert replies  # the clarifying question
     mine = pending_for(stack, sender)

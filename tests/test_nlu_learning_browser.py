@@ -29,7 +29,6 @@ from tests.test_desk_browser import login, screenshots  # noqa: F401 - fixture
 pytestmark = [pytest.mark.timeout(900), pytest.mark.skipif(
     not browser_available() and os.environ.get("CI") != "true",
     reason="Debian chromium + chromium-driver not installed (CI installs them)")]
-UNCLEAR = "怎么改钱包名称"  # the model falls back on it (between import_wallet and create_wallet)
 CREATE_WALLET_ANSWER = "创建钱包只需一分钟"
 
 
@@ -41,7 +40,7 @@ def fresh_stack(tmp_path_factory):
     running.stop()
 
 
-def scripted_traffic(stack):
+def scripted_traffic(stack, UNCLEAR):  # noqa: N803 - the test's one unclear message
     """5 conversations: 4 deflected (1 with a fallback, 1 rated 👎, 1 rated 👍), 1 escalated."""
     stack.send("怎么创建钱包", "learn-helpful")
     stack.send("/answer_helpful", "learn-helpful")
@@ -76,7 +75,8 @@ def test_relabel_export_retrain_and_report(fresh_stack, screenshots, tmp_path):
     created = stack.desk_cli("create-agent", "lena", "--role", "supervisor", "--name", "Lena Wu", "--password-stdin",
                              stdin="lena-password-123\n")
     assert created.returncode == 0, created.stderr
-    scripted_traffic(stack)
+    UNCLEAR = stack.unclear_message()  # noqa: N806 - a question this model falls back on
+    scripted_traffic(stack, UNCLEAR)
 
     report = stack.desk("GET", "/api/report?period=day").json()
     assert (report["conversations"], report["deflected"], report["escalated"], report["fallback"],
