@@ -38,7 +38,6 @@ model, as separate ``rasa run`` processes do.
 from __future__ import annotations
 
 import ctypes
-import gc
 import importlib
 import json
 import logging
@@ -142,7 +141,8 @@ SHARED_IMPORTS = (
 )
 
 
-def import_shared_modules() -> None:
+def preload_shared() -> None:
+    """The servers' modules and the input gate's dictionary, before the fork."""
     for name in SHARED_IMPORTS:
         try:
             importlib.import_module(name)
@@ -202,6 +202,18 @@ def _forget_environment_caches() -> None:
         sys.modules["settings"].get_settings.cache_clear()
 
 
+def pid_file(pid_dir: Path, name: str) -> Path:
+    return pid_dir / f"{name}.pid"
+
+
+def running_pid(pid_dir: Path, name: str) -> int:
+    """The process id of the child ``name`` (``rasa``, ``rasa-worker-1``…) from its pid file, 0 if none."""
+    try:
+        return int(pid_file(pid_dir, name).read_text())
+    except (OSError, ValueError):
+        return 0
+
+
 # --- the parent: supervise --------------------------------------------------------------
 
 class _Stop(Exception):
@@ -230,7 +242,7 @@ class ForkServer:
             _run_child(self.spec, child, parent)
         self.children[pid] = child
         self.started[child.name] = time.monotonic()
-        (self.spec.pid_dir / f"{child.name}.pid").write_text(f"{pid}\n")
+        pid_file(self.spec.pid_dir, child.name).write_text(f"{pid}\n")
         logger.info("started %s (pid %d)", child.name, pid)
         return pid
 
@@ -273,7 +285,7 @@ class ForkServer:
             _signal(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         for child in self.spec.processes:
-            (self.spec.pid_dir / f"{child.name}.pid").unlink(missing_ok=True)
+            pid_file(self.spec.pid_dir, child.name).unlink(missing_ok=True)
         return 0
 
 
@@ -296,12 +308,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if spec.preload:
         started = time.monotonic()
         archive = preload_model(spec.model)
-        import_shared_modules()
-        _forget_environment_caches()
-        # Objects alive now move to a generation the collector never scans: a scan writes to
-        # every object's header, which would copy each page into every child (CPython's gc.freeze).
-        gc.collect()
-        gc.freeze()
+        preload_shared()
         logger.info("loaded %s in %.1f s; forking %s", archive, time.monotonic() - started,
                     ", ".join(p.name for p in spec.processes))
     return ForkServer(spec).serve()

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import requests
 
+from rasa_server.fork_server import running_pid
 from tests.conftest import PROJECT_ROOT
 
 START_TIMEOUT_S = 300
@@ -113,10 +114,7 @@ class RunningStack:
 
     def child_pid(self, name: str) -> int:
         """The process id of a Rasa process the fork server started (``rasa``, ``rasa-worker-1``…), 0 if none."""
-        try:
-            return int((self.log_dir / f"{name}.pid").read_text())
-        except (OSError, ValueError):
-            return 0
+        return running_pid(self.log_dir, name)
 
     def server_pids(self) -> Dict[str, int]:
         """Every server process by name; with a shared model, the fork server's children too."""

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Set
 import pytest
 import requests
 
+from rasa_server.fork_server import running_pid
 from tests.conftest import PROJECT_ROOT
 from tests.servers import free_ports, wait_until
 
@@ -126,8 +127,7 @@ class Run:
     def program_pid(self, name: str) -> int:
         """A supervisord program's pid, or a Rasa process's from the fork server's pid file."""
         if name == "rasa" or name.startswith("rasa-worker-"):
-            pid_file = self.var / "run" / f"{name}.pid"
-            return int(pid_file.read_text()) if pid_file.exists() else 0
+            return running_pid(self.var / "run", name)
         out = subprocess.run([str(PROJECT_ROOT / ".venv/bin/supervisorctl"), "-c", str(self.var / "supervisord.conf"),
                               "pid", name], capture_output=True, text=True, timeout=30)
         return int(out.stdout.strip())
