@@ -22,7 +22,7 @@ from desk import assignment
 from desk.assignment import Assignment
 from desk.models import Agent, Ticket, TicketMessage
 from desk.schedule import utcnow
-from desk.service import DeskError, DeskService, store_text
+from desk.service import DeskError, DeskService, add_agent_message, required_text
 
 
 class Handling:
@@ -56,16 +56,10 @@ class Handling:
     def add_note(self, public_id: str, agent: Agent, text: str, now: Optional[datetime] = None) -> TicketMessage:
         """A private note: for agents only, never delivered to the user."""
         now = now or utcnow()
-        text = store_text(text)
-        if not text:
-            raise DeskError(400, "the note is empty")
+        text = required_text(text, "note")
         with self.db.session() as s:
             ticket = self.service._get_for_update(s, public_id)
-            note = TicketMessage(ticket_id=ticket.id, direction="note", text=text, agent_id=agent.id, created_at=now)
-            s.add(note)
-            s.flush()
-            s.refresh(note)
-            return note
+            return add_agent_message(s, ticket, "note", text, agent, now)
 
     def transfer(self, public_id: str, actor: Agent, target: str, now: Optional[datetime] = None) -> Assignment:
         """Give the ticket to ``target``: its holder may, anyone may take an unassigned one, supervisors always."""

@@ -51,6 +51,23 @@ def store_text(text: str) -> str:
     return clean_text(text)[0]
 
 
+def required_text(text: str, what: str) -> str:
+    """An agent's reply or note as stored (``store_text``); 400 when nothing is left of it."""
+    text = store_text(text)
+    if not text:
+        raise DeskError(400, f"the {what} is empty")
+    return text
+
+
+def add_agent_message(s: Any, ticket: Ticket, direction: str, text: str, agent: Agent, now: datetime) -> TicketMessage:
+    """A reply or a note by ``agent`` on ``ticket``, inserted in session ``s`` (which holds the ticket's row lock)."""
+    message = TicketMessage(ticket_id=ticket.id, direction=direction, text=text, agent_id=agent.id, created_at=now)
+    s.add(message)
+    s.flush()
+    s.refresh(message)
+    return message
+
+
 def clean_text(text: str) -> Tuple[str, bool]:
     """``store_text`` of ``text``, and whether it hid a secret (here, or the channel's marker shows it did)."""
     result = redact(blank_control_characters(text or ""))
@@ -504,9 +521,7 @@ class DeskService:
     def reply(self, public_id: str, agent: Agent, text: str, now: Optional[datetime] = None) -> TicketMessage:
         """Store an agent's reply for delivery; claims an unclaimed ticket for them."""
         now = now or utcnow()
-        text = store_text(text)
-        if not text:
-            raise DeskError(400, "the reply is empty")
+        text = required_text(text, "reply")
         with self.db.session() as s:
             ticket = self._held_ticket(s, public_id, agent, "is closed: the user can no longer receive replies on it",
                                        409, "")
@@ -514,11 +529,7 @@ class DeskService:
                 ticket.status, ticket.assignee_id, ticket.claimed_at = "claimed", agent.id, now
             if ticket.first_response_at is None:
                 ticket.first_response_at = now
-            message = TicketMessage(ticket_id=ticket.id, direction="agent", text=text, agent_id=agent.id, created_at=now)
-            s.add(message)
-            s.flush()
-            s.refresh(message)
-            return message
+            return add_agent_message(s, ticket, "agent", text, agent, now)
 
     def close(self, public_id: str, agent: Agent, outcome: str, now: Optional[datetime] = None) -> Ticket:
         now = now or utcnow()
