@@ -81,10 +81,11 @@ run: ready in {time.monotonic() - START:.0f} s
     HTTP API      http://localhost:{rasa}/status?token=…  (RASA_API_TOKEN in {secrets})
   web widget      http://localhost:{desk}/widget/   (rasa-webchat over socket.io; phone-width page for the app's web view)
   agent desk      http://localhost:{desk}/desk/    (user admin, password DESK_ADMIN_PASSWORD in {secrets})
-    JSON API      http://localhost:{desk}/api/tickets  (Authorization: Bearer $DESK_API_TOKEN)
+    JSON API      http://localhost:{desk}/api/tickets  (Authorization: Bearer <token from: .venv/bin/python -m desk create-token NAME>)
   databases       {var}/tracker.db (Rasa's tracker store), {var}/desk.db (tickets), both SQLite
   supervision     each server is restarted when it exits; logs in {var}/log/
     status        .venv/bin/supervisorctl -c {var}/supervisord.conf status   (pids; also: restart <name>)
+    Rasa          rasa-fork-server forks the Rasa server and its workers and restarts them; their pids: {var}/run/
   try:  curl -s localhost:{rasa}/webhooks/rest/webhook -d '{{"sender":"u1","message":"怎么创建钱包"}}'
 Ctrl-C stops them all.""", flush=True)
     return 0

@@ -172,6 +172,9 @@ def test_a_killed_worker_is_restarted_while_the_front_keeps_answering_and_sigter
     worker_health = f"http://127.0.0.1:{run.worker_port}/webhooks/worker/health"
     assert answers(worker_health)
     assert run.send("怎么创建钱包", sender="before").json()  # the whole system answers
+    # The banner sends people to a desk token that works: the bot's DESK_API_TOKEN is refused there.
+    banner = run.text()[run.text().index("agent desk"):]
+    assert "create-token" in banner and "Bearer $DESK_API_TOKEN" not in banner
     programs = {name: run.program_pid(name) for name in ("actions", "rasa-fork-server", "rasa-worker-1", "rasa", "desk")}
     assert set(programs.values()) <= run.remember_processes()
 
