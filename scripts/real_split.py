@@ -6,7 +6,7 @@ thread URL (docs/labelling.md). This script:
 1. fills the placeholders (``[TX_HASH]``, ``[ADDRESS]``, ``[LINK host]``, ...) with
    well-formed stand-in values, so the model sees what a real hash or link looks
    like (they are generated here, never a real user's data);
-2. drops exact duplicates and examples already in ``data/nlu``;
+2. drops exact duplicates, examples already in ``data/nlu`` and messages the redactor would change;
 3. assigns whole threads to ``train`` or ``heldout`` by a stable hash of the URL
    (``HELDOUT_PERCENT``), so no thread is on both sides;
 4. writes ``data/nlu/real_users.yml`` (training, Rasa NLU YAML),
@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Dict, List
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from safety.redaction import redact  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "data/real/raw"
@@ -87,7 +90,8 @@ def existing_examples() -> set:
     return seen
 
 
-def main() -> None:
+def collect_rows() -> List[Dict[str, str]]:
+    """Every usable raw message once: id, url, lang, intent, text (placeholders filled), source_file, split."""
     known, seen_texts = existing_examples(), set()
     rows: List[Dict[str, str]] = []
     for path in sorted(RAW.glob("*.tsv")):
@@ -98,6 +102,11 @@ def main() -> None:
                 if not url or not text or intent not in TRIAGE_CLASS or intent in NEVER_FREE_TEXT:
                     print(f"skipped {path.name}:{n + 2} ({intent!r})", file=sys.stderr)
                     continue
+                if redact(text).text != text:
+                    # docs/labelling.md drops messages with a secret; the channels would redact this one
+                    # (e.g. a hash next to "priKey"), so the model would never see it as written.
+                    print(f"skipped {path.name}:{n + 2} (the redactor reads a secret in it)", file=sys.stderr)
+                    continue
                 key = re.sub(r"\s+", " ", text.lower())
                 if key in seen_texts or text in known:
                     continue
@@ -105,6 +114,11 @@ def main() -> None:
                 rows.append({"id": f"{path.stem}-{n + 1:04d}", "url": url, "lang": row.get("lang", "").strip(),
                              "intent": intent, "text": text, "source_file": path.name,
                              "split": "heldout" if bucket(url) < HELDOUT_PERCENT else "train"})
+    return rows
+
+
+def main() -> None:
+    rows = collect_rows()
     by_intent: Dict[str, List[str]] = defaultdict(list)
     for row in rows:
         if row["split"] == "train":

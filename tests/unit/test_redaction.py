@@ -98,9 +98,14 @@ def test_keystore_json_is_hidden_even_when_truncated():
 
 
 def ordinary_sentences():
+    """Every training example, the synthetic holdout and real users' held-out messages (scripts/real_split.py
+    drops a real message the redactor would change: the bot would never see it as written)."""
+    from bench.nlu_real import load_heldout
+
     data = load_data(str(PROJECT_ROOT / "data/nlu"))
     holdout = load_data(str(PROJECT_ROOT / "tests/nlu/holdout.yml"))
-    return [m.get("text") for m in data.intent_examples + holdout.intent_examples]
+    return [m.get("text") for m in data.intent_examples + holdout.intent_examples] + [
+        example.text for example in load_heldout()]
 
 
 def test_ordinary_support_sentences_are_never_redacted():

@@ -1,0 +1,236 @@
+"""Choose the intent classifier's settings by grouped cross-validation on the training data only.
+
+The real held-out split (``tests/nlu/real_heldout.tsv``) must stay a measurement, so
+settings are never tuned on it. This harness tunes on the *training* side instead:
+real users' training messages are split into folds by source thread (GroupKFold on
+the URL), the synthetic data always stays in training, and each fold's real messages
+are scored the way ``bench.nlu_real`` scores the held-out split (triage class, theft
+recall and precision, out-of-scope handled), after the same decision rules the bot
+applies (the FallbackClassifier's thresholds, answer-intent gating, the stricter
+out-of-scope threshold).
+
+Features come from the trained model's own featurizers (jieba words, character
+n-grams, regexes), captured once at the classifier's input, so only the classifier
+is refitted per fold: a whole grid runs in minutes instead of a Rasa training per
+fold and setting. The clause triage is left out (it needs a parse per clause); it is
+the same for every setting compared.
+
+Run: ``python -m bench.nlu_cv [--model models/X.tar.gz] [--out results/nlu_cv.md]``; one table row per setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from bench.report import PROJECT_ROOT
+from nlu.classifiers import idf_weights, normalize_rows
+from nlu.fallback import clear_class_intent
+from nlu.gating import ANSWER_INTENTS, FALLBACK_THRESHOLD, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
+from nlu.triage import FALLBACK, TRIAGE_CLASS
+
+AMBIGUITY_THRESHOLD = 0.1
+# TriageFallbackClassifier's class_threshold in config.yml; above 1 it never rescues (Rasa's FallbackClassifier).
+CLASS_THRESHOLD = 0.6
+REAL_USERS_FILE = "real_users.yml"
+
+
+@dataclass
+class Example:
+    text: str
+    intent: str
+    group: Optional[str]  # source thread URL for real users' messages; None for synthetic ones
+    language: str
+
+
+def training_examples() -> List[Example]:
+    """The NLU training data: synthetic files as they are, real users' training split with its thread URL."""
+    import sys
+
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+    from real_split import collect_rows  # noqa: E402  (a script, not a package)
+
+    examples: List[Example] = []
+    for path in sorted((PROJECT_ROOT / "data/nlu").glob("*.yml")):
+        if path.name == REAL_USERS_FILE:
+            continue
+        for message in load_data(str(path)).intent_examples:
+            text = message.get("text")
+            language = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+            examples.append(Example(text, message.get("intent"), None, language))
+    for row in collect_rows():
+        if row["split"] == "train":
+            language = "zh" if row["lang"].startswith("zh") else "en"
+            examples.append(Example(row["text"].replace("\n", " "), row["intent"], row["url"], language))
+    return examples
+
+
+def capture_features(model: Path, texts: Sequence[str]) -> sp.csr_matrix:
+    """Each text's sparse sentence features at the intent classifier's input, from the model's own featurizers."""
+    from rasa.core.agent import Agent
+
+    from nlu.classifiers import NormalizedLogisticRegressionClassifier as Classifier
+
+    captured: List[sp.csr_matrix] = []
+    original = Classifier.process
+
+    def record(self: Classifier, messages: list) -> list:
+        sparse, _ = self._raw_features(messages)
+        captured.extend(self._stack_sparse([row], self.sizes[0]) for row in sparse)
+        return original(self, messages)
+
+    Classifier.process = record  # type: ignore[assignment]
+    try:
+        agent = Agent.load(str(model))
+
+        async def run() -> None:
+            for text in texts:
+                await agent.parse_message(text)
+
+        asyncio.run(run())
+    finally:
+        Classifier.process = original  # type: ignore[assignment]
+    return sp.vstack(captured).tocsr()
+
+
+def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD) -> str:
+    """What the bot does with one ranking on a first message: the intent it answers, or the fallback."""
+    order = [i for i in np.argsort(-row, kind="stable") if intents[i] not in ANSWER_INTENTS]
+    top, runner_up = order[0], order[1]
+    if row[top] < FALLBACK_THRESHOLD or row[top] - row[runner_up] < AMBIGUITY_THRESHOLD:
+        rescued = clear_class_intent([{"name": str(intents[i]), "confidence": float(row[i])} for i in order],
+                                     class_threshold)
+        return rescued["name"] if rescued else FALLBACK
+    if intents[top] == OUT_OF_SCOPE and row[top] < OUT_OF_SCOPE_THRESHOLD:
+        return FALLBACK
+    return str(intents[top])
+
+
+def triage_right(gold: str, predicted: str) -> bool:
+    if gold == OUT_OF_SCOPE:
+        return predicted in (OUT_OF_SCOPE, FALLBACK)
+    return predicted != FALLBACK and TRIAGE_CLASS.get(predicted) == TRIAGE_CLASS[gold]
+
+
+def scores(pairs: Iterable[Tuple[Example, str]]) -> Dict[str, float]:
+    pairs = list(pairs)
+
+    def ratio(n: int, d: int) -> float:
+        return n / d if d else float("nan")
+
+    theft_gold = [(e, p) for e, p in pairs if TRIAGE_CLASS[e.intent] == "theft"]
+    theft_pred = [(e, p) for e, p in pairs if p != FALLBACK and TRIAGE_CLASS.get(p) == "theft"]
+    oos = [(e, p) for e, p in pairs if e.intent == OUT_OF_SCOPE]
+    return {
+        "triage": ratio(sum(triage_right(e.intent, p) for e, p in pairs), len(pairs)),
+        "triage_zh": ratio(sum(triage_right(e.intent, p) for e, p in pairs if e.language == "zh"),
+                           sum(e.language == "zh" for e, _ in pairs)),
+        "theft_recall": ratio(sum(TRIAGE_CLASS.get(p) == "theft" for _, p in theft_gold), len(theft_gold)),
+        "theft_precision": ratio(sum(TRIAGE_CLASS[e.intent] == "theft" for e, _ in theft_pred), len(theft_pred)),
+        "oos_handled": ratio(sum(p in (OUT_OF_SCOPE, FALLBACK) for _, p in oos), len(oos)),
+        "fine": ratio(sum(p == e.intent for e, p in pairs), len(pairs)),
+    }
+
+
+@dataclass(frozen=True)
+class Setting:
+    C: float = 10000.0
+    real_weight: float = 1.0
+    class_weight: Optional[str] = "balanced"
+    class_threshold: float = CLASS_THRESHOLD
+
+    def label(self) -> str:
+        return (f"C={self.C:g} real×{self.real_weight:g} class_weight={self.class_weight} "
+                f"class_threshold={self.class_threshold:g}")
+
+
+def fit_predict(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
+                train: np.ndarray, test: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+
+    idf = idf_weights(X[train])
+    clf = LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
+                             max_iter=1000, random_state=42)
+    clf.fit(normalize_rows(X[train], True, idf), y[train], sample_weight=weights[train])
+    return clf.classes_, clf.predict_proba(normalize_rows(X[test], True, idf))
+
+
+def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
+                   folds: int = 5) -> Dict[str, float]:
+    from sklearn.model_selection import GroupKFold
+
+    y = np.asarray([e.intent for e in examples])
+    real = np.asarray([e.group is not None for e in examples])
+    weights = np.where(real, setting.real_weight, 1.0)
+    real_index = np.flatnonzero(real)
+    groups = [examples[i].group for i in real_index]
+    pairs: List[Tuple[Example, str]] = []
+    for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=groups):
+        test = real_index[test_part]
+        train = np.setdiff1d(np.arange(len(examples)), test)
+        intents, probabilities = fit_predict(setting, X, y, weights, train, test)
+        pairs += [(examples[i], decide(intents, row, setting.class_threshold)) for i, row in zip(test, probabilities)]
+    return scores(pairs)
+
+
+def main() -> None:
+    import argparse
+
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    from bench.nlu_bench import latest_model
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="also write the table here (e.g. results/nlu_cv.md)")
+    parser.add_argument("--C", type=float, nargs="+", default=[10000.0])
+    parser.add_argument("--real-weight", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--class-weight", nargs="+", default=["balanced"])
+    parser.add_argument("--class-threshold", type=float, nargs="+", default=[CLASS_THRESHOLD],
+                        help="TriageFallbackClassifier's; above 1: never rescue, as Rasa's FallbackClassifier")
+    args = parser.parse_args()
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    examples = training_examples()
+    model = args.model or latest_model()
+    cache = PROJECT_ROOT / "var" / f"nlu_cv_features-{model.name}.npz"
+    if cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
+        X = sp.load_npz(cache).tocsr()
+    else:
+        X = capture_features(model, [e.text for e in examples])
+        cache.parent.mkdir(exist_ok=True)
+        sp.save_npz(cache, X)
+    print(f"{len(examples)} training examples, {sum(e.group is not None for e in examples)} real "
+          f"from {len({e.group for e in examples if e.group})} threads; {X.shape[1]} features")
+    lines = [f"# Grouped cross-validation on the training data ({model.name})", "",
+             f"{len(examples)} training examples; {sum(e.group is not None for e in examples)} real users' messages "
+             f"from {len({e.group for e in examples if e.group})} threads, in 5 folds by thread (synthetic data always "
+             "in training). Scored as `bench.nlu_real` scores the held-out split, without the clause triage. "
+             "Written by `python -m bench.nlu_cv`; the held-out split is not used.", "",
+             "| setting | triage | triage zh | theft recall | theft precision | oos handled | fine |",
+             "|---|---|---|---|---|---|---|"]
+    print("\n".join(lines))
+    for C, weight, class_weight, threshold in itertools.product(args.C, args.real_weight, args.class_weight,
+                                                                args.class_threshold):
+        setting = Setting(C, weight, None if class_weight == "none" else class_weight, threshold)
+        s = cross_validate(setting, examples, X)
+        lines.append(f"| {setting.label()} | {s['triage']:.3f} | {s['triage_zh']:.3f} | {s['theft_recall']:.3f} | "
+                     f"{s['theft_precision']:.3f} | {s['oos_handled']:.3f} | {s['fine']:.3f} |")
+        print(lines[-1], flush=True)
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
