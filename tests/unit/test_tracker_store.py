@@ -147,3 +147,29 @@ def test_a_new_conversation_is_stored_once_with_the_optimisations(stores, monkey
     turn(mine, "hello")
     run(cached.save(mine))  # counted: only the events after the one already stored
     assert len(run(stock.retrieve("new-2")).events) == len(mine.events)
+
+
+def test_the_rows_written_are_the_stock_stores_rows(tmp_path, rasa_domain):
+    """The Core insert writes every column as Rasa's ORM save does (the desk and analytics read them)."""
+    import sqlalchemy as sa
+
+    def rows(store):
+        with store.session_scope() as session:
+            return [dict(r._mapping) for r in session.execute(
+                sa.select(store.SQLEvent.__table__).order_by(store.SQLEvent.id))]
+
+    ours = CachingSQLTrackerStore(domain=rasa_domain, dialect="sqlite", db=str(tmp_path / "ours.db"))
+    stock = SQLTrackerStore(domain=rasa_domain, dialect="sqlite", db=str(tmp_path / "stock.db"))
+    events = [ActionExecuted("action_session_start", timestamp=1.0), SessionStarted(timestamp=2.0),
+              ActionExecuted("action_listen", timestamp=3.0),
+              UserUttered("你好", {"name": "greet", "confidence": 0.9}, timestamp=4.0),
+              SlotSet("language", "zh", timestamp=5.0), BotUttered("您好", timestamp=6.0)]
+    for store in (ours, stock):
+        tracker = run(store.create_tracker("u9", append_action_listen=False))
+        for event in events:
+            tracker.update(event)
+        run(store.save(tracker))
+    written = rows(ours)
+    assert written == rows(stock)
+    assert [r["intent_name"] for r in written] == [None, None, None, "greet", None, None]
+    assert ours._kept["u9"].newest_id == written[-1]["id"]
