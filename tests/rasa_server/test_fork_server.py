@@ -67,6 +67,8 @@ def test_forked_processes_answer_without_loading_the_model_again_and_come_back_a
             assert "Using the model loaded before this process was forked" in log, log[-2000:]
             assert not re.search(r"Loading model \S+\.tar\.gz", log)  # Rasa's message when it unpacks a model
             assert "Building prefix dict" not in log  # jieba's, when it loads a dictionary
+            frozen = re.search(r"(\d+) objects inherited from the fork server left out of the cyclic GC", log)
+            assert frozen and int(frozen.group(1)) > 100_000, log[-2000:]  # the model's objects among them
         assert len(re.findall(r"Loading model \S+\.tar\.gz", (stack.log_dir / "rasa-fork-server.log").read_text())) == 1
 
         os.kill(worker, signal.SIGKILL)
