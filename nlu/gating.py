@@ -14,6 +14,7 @@ where the tracker is at hand); a pure function of the parse and the tracker.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterable, List, Optional
 
 from nlu.triage import FALLBACK, intent_of
@@ -26,6 +27,25 @@ FALLBACK_THRESHOLD = 0.4
 # out-of-scope prediction becomes the clarifying question (both count as handled for off-topic messages).
 OUT_OF_SCOPE = "out_of_scope"
 OUT_OF_SCOPE_THRESHOLD = 0.85
+# Words that say nothing about a topic: a message made only of them ("那个怎么搞", "咋整", "how do I
+# do that", "?") is vague, not off-topic; the bot asks what it is about instead of declining, however
+# sure the model is (real users' off-topic messages taught it to decline such short questions).
+_FUNCTION_WORDS = re.compile(
+    r"那个|这个|那些|这些|怎么办|怎么搞|怎么弄|怎么整|怎么回事|怎么|咋整|咋办|咋弄|咋|如何|啥|什么|哪个|哪里|"
+    r"请问|问一下|问下|一下|帮我|帮忙|你好|您好|在吗|是不是|可以|能不能|要|想|我|你|他|它|这|那|"
+    r"搞|弄|整|办|做|呢|啊|吗|吧|呀|了|的|嘛|哦|么|"
+    r"\b(?:how|what|do|does|did|i|you|it|this|that|these|those|the|a|an|to|is|can|could|please|help|me|"
+    r"with|so|now|then|just|ok|okay|hi|hello|hey|and|or|please|pls|plz)\b",
+    re.IGNORECASE,
+)
+_NOT_CONTENT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def is_vague(text: str) -> bool:
+    """True when nothing but function words, punctuation and emoji remains: the topic is unknown."""
+    return not _NOT_CONTENT.sub("", _FUNCTION_WORDS.sub(" ", text or ""))
+
+
 HANDOFF_LOOPS = frozenset({"handoff_form", "transfer_details_form"})
 RATING_QUESTIONS = frozenset({"utter_ask_csat"})
 
@@ -118,7 +138,7 @@ def gate(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:
     intent, confidence = intent_of(parse)
     if not intent or text.startswith("/"):
         return parse
-    if intent == OUT_OF_SCOPE and confidence < OUT_OF_SCOPE_THRESHOLD:
+    if intent == OUT_OF_SCOPE and (confidence < OUT_OF_SCOPE_THRESHOLD or is_vague(text)):
         # "那个怎么搞": a vague message is a question to clarify, not one to decline.
         return {**parse, "intent": {"name": FALLBACK, "confidence": 1.0 - confidence}, "unsure_out_of_scope": True}
     if intent == FALLBACK or (intent not in ANSWER_INTENTS and confidence < FALLBACK_THRESHOLD):

@@ -1,5 +1,6 @@
 """Answer intents win only when the bot asked for them (nlu/gating.py), in both directions."""
 
+import pytest
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -77,3 +78,13 @@ def test_topic_buttons_are_not_a_yes_no_question():
 def test_an_unsure_decline_becomes_a_clarifying_question():
     assert gate(parse("那个怎么搞", ("out_of_scope", 0.8), ("create_wallet", 0.1)), tracker())["intent"]["name"] == "nlu_fallback"
     assert gate(parse("比特币明天会涨吗", ("out_of_scope", 0.97)), tracker())["intent"]["name"] == "out_of_scope"
+
+
+@pytest.mark.parametrize("text", ["那个怎么搞", "咋整", "这个怎么弄？", "how do I do that", "?", "那个 🙂"])
+def test_a_vague_message_is_asked_about_even_when_the_model_would_decline_it(text):
+    assert gate(parse(text, ("out_of_scope", 0.95)), tracker())["intent"]["name"] == "nlu_fallback"
+
+
+@pytest.mark.parametrize("text", ["今天天气怎么样", "比特币明天会涨吗", "what is the price of bitcoin", "你们公司在招聘吗"])
+def test_an_off_topic_message_with_a_topic_is_still_declined(text):
+    assert gate(parse(text, ("out_of_scope", 0.95)), tracker())["intent"]["name"] == "out_of_scope"
