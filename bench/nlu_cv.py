@@ -12,10 +12,12 @@ out-of-scope threshold).
 Features come from the trained model's own featurizers (jieba words, character
 n-grams, regexes), captured once at the classifier's input, so only the classifier
 is refitted per fold: a whole grid runs in minutes instead of a Rasa training per
-fold and setting. The clause triage is left out (it needs a parse per clause); it is
-the same for every setting compared.
+fold and setting. The grid leaves the clause triage out (it needs a parse per clause);
+``--clauses`` compares the whole-message decision with the clause triage, featurizing
+each clause on demand (theft guard included).
 
-Run: ``python -m bench.nlu_cv [--model models/X.tar.gz] [--out results/nlu_cv.md]``; one table row per setting.
+Run: ``python -m bench.nlu_cv [--model models/X.tar.gz] [--out results/nlu_cv.md]``; one table row per
+setting. ``python -m bench.nlu_cv --clauses``: the clause triage's table.
 """
 
 from __future__ import annotations
@@ -75,32 +77,54 @@ def training_examples() -> List[Example]:
     return examples
 
 
-def capture_features(model: Path, texts: Sequence[str]) -> sp.csr_matrix:
-    """Each text's sparse sentence features at the intent classifier's input, from the model's own featurizers."""
-    from rasa.core.agent import Agent
+class FeatureCapture:
+    """Sentence features at the intent classifier's input, from the model's own featurizers, per text (cached).
 
-    from nlu.classifiers import NormalizedLogisticRegressionClassifier as Classifier
+    The classifier's ``process`` is wrapped before the model loads (Rasa binds it then) to record
+    its input; a text the pipeline never classifies (an empty one) gets an all-zero row.
+    """
 
-    captured: List[sp.csr_matrix] = []
-    original = Classifier.process
+    def __init__(self, model: Path) -> None:
+        from rasa.core.agent import Agent
 
-    def record(self: Classifier, messages: list) -> list:
-        sparse, _ = self._raw_features(messages)
-        captured.extend(self._stack_sparse([row], self.sizes[0]) for row in sparse)
-        return original(self, messages)
+        from nlu.classifiers import NormalizedLogisticRegressionClassifier as Classifier
 
-    Classifier.process = record  # type: ignore[assignment]
-    try:
-        agent = Agent.load(str(model))
+        self._captured: List[sp.csr_matrix] = []
+        self._cache: Dict[str, Optional[sp.csr_matrix]] = {}
+        self.width = 0
+        original = Classifier.process
+        captured = self._captured
+
+        def record(classifier: Classifier, messages: list) -> list:
+            sparse, _ = classifier._raw_features(messages)
+            captured.extend(classifier._stack_sparse([row], classifier.sizes[0]) for row in sparse)
+            return original(classifier, messages)
+
+        Classifier.process = record  # type: ignore[assignment]
+        try:
+            self.agent = Agent.load(str(model))
+        finally:
+            Classifier.process = original  # type: ignore[assignment]
+
+    def __call__(self, texts: Sequence[str]) -> sp.csr_matrix:
+        todo = [text for text in dict.fromkeys(texts) if text not in self._cache]
 
         async def run() -> None:
-            for text in texts:
-                await agent.parse_message(text)
+            for text in todo:
+                self._captured.clear()
+                await self.agent.parse_message(text)
+                self._cache[text] = self._captured[-1] if self._captured else None
+                if self._captured:
+                    self.width = self._captured[-1].shape[1]
 
         asyncio.run(run())
-    finally:
-        Classifier.process = original  # type: ignore[assignment]
-    return sp.vstack(captured).tocsr()
+        return sp.vstack([self._cache[t] if self._cache[t] is not None else sp.csr_matrix((1, self.width))
+                          for t in texts]).tocsr()
+
+
+def capture_features(model: Path, texts: Sequence[str]) -> sp.csr_matrix:
+    """Each text's sparse sentence features at the intent classifier's input."""
+    return FeatureCapture(model)(texts)
 
 
 def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD) -> str:
@@ -183,6 +207,49 @@ def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
     return scores(pairs)
 
 
+def clause_triage_scores(examples: List[Example], features: FeatureCapture,
+                         folds: int = 5) -> Dict[str, Dict[str, float]]:
+    """Per fold: the whole message's decision, and the clause triage over it (``nlu.triage``), as the bot runs them.
+
+    Each clause (and the text left without its pleasantries) is featurized on demand and
+    classified by the fold's model, with the theft guard forcing ``suspected_theft``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    from nlu import triage
+    from nlu.theft_guard import find_theft_signal
+    from safety.text import normalize_for_nlu
+
+    X = features([e.text for e in examples])
+    y = np.asarray([e.intent for e in examples])
+    real_index = np.flatnonzero([e.group is not None for e in examples])
+    pairs: Dict[str, List[Tuple[Example, str]]] = {"whole message": [], "with clause triage": []}
+    for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=[examples[i].group for i in real_index]):
+        test = real_index[test_part]
+        train = np.setdiff1d(np.arange(len(examples)), test)
+        idf = idf_weights(X[train])
+        clf = LogisticRegression(C=10000.0, class_weight="balanced", solver="newton-cg", max_iter=1000,
+                                 random_state=42).fit(normalize_rows(X[train], True, idf), y[train])
+
+        def parse(text: str) -> Dict[str, object]:
+            row = clf.predict_proba(normalize_rows(features([text]), True, idf))[0]
+            ranking = sorted(({"name": str(n), "confidence": float(p)} for n, p in zip(clf.classes_, row)),
+                             key=lambda r: -r["confidence"])[:10]
+            if find_theft_signal(normalize_for_nlu(text)):
+                return {"text": text, "intent": {"name": "suspected_theft", "confidence": 1.0}, "intent_ranking": ranking}
+            name = decide(clf.classes_, row)
+            confidence = float(row[list(clf.classes_).index(name)]) if name != FALLBACK else FALLBACK_THRESHOLD
+            return {"text": text, "intent": {"name": name, "confidence": confidence}, "intent_ranking": ranking}
+
+        for i in test:
+            whole = parse(examples[i].text)
+            pairs["whole message"].append((examples[i], str(whole["intent"]["name"])))
+            chosen = triage.triage_parse(examples[i].text, whole, parse)
+            pairs["with clause triage"].append((examples[i], str(chosen["intent"]["name"])))
+    return {label: scores(found) for label, found in pairs.items()}
+
+
 def main() -> None:
     import argparse
 
@@ -193,6 +260,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--clauses", action="store_true",
+                        help="compare the whole-message decision with the clause triage (theft guard included)")
     parser.add_argument("--out", type=Path, default=None, help="also write the table here (e.g. results/nlu_cv.md)")
     parser.add_argument("--C", type=float, nargs="+", default=[10000.0])
     parser.add_argument("--real-weight", type=float, nargs="+", default=[1.0])
@@ -204,6 +273,14 @@ def main() -> None:
     configure_structlog(logging.WARNING)
     examples = training_examples()
     model = args.model or latest_model()
+    if args.clauses:
+        lines = ["| decision | triage | triage zh | theft recall | theft precision | oos handled | fine |",
+                 "|---|---|---|---|---|---|---|"]
+        for label, s in clause_triage_scores(examples, FeatureCapture(model)).items():
+            lines.append(f"| {label} | {s['triage']:.3f} | {s['triage_zh']:.3f} | {s['theft_recall']:.3f} | "
+                         f"{s['theft_precision']:.3f} | {s['oos_handled']:.3f} | {s['fine']:.3f} |")
+        print("\n".join(lines))
+        return
     cache = PROJECT_ROOT / "var" / f"nlu_cv_features-{model.name}.npz"
     if cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
         X = sp.load_npz(cache).tocsr()
