@@ -25,10 +25,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,7 +36,7 @@ from bench.report import PROJECT_ROOT
 from nlu.classifiers import idf_weights, normalize_rows
 from nlu.fallback import clear_class_intent
 from nlu.gating import ANSWER_INTENTS, FALLBACK_THRESHOLD, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
-from nlu.triage import FALLBACK, TRIAGE_CLASS
+from nlu.triage import FALLBACK
 
 AMBIGUITY_THRESHOLD = 0.1
 # TriageFallbackClassifier's class_threshold in config.yml; above 1 it never rescues (Rasa's FallbackClassifier).
@@ -59,6 +58,8 @@ def training_examples() -> List[Example]:
 
     from rasa.shared.nlu.training_data.loading import load_data
 
+    from safety.text import detect_language
+
     sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
     from real_split import collect_rows  # noqa: E402  (a script, not a package)
 
@@ -68,8 +69,7 @@ def training_examples() -> List[Example]:
             continue
         for message in load_data(str(path)).intent_examples:
             text = message.get("text")
-            language = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
-            examples.append(Example(text, message.get("intent"), None, language))
+            examples.append(Example(text, message.get("intent"), None, detect_language(text) or "en"))
     for row in collect_rows():
         if row["split"] == "train":
             language = "zh" if row["lang"].startswith("zh") else "en"
@@ -122,11 +122,6 @@ class FeatureCapture:
                           for t in texts]).tocsr()
 
 
-def capture_features(model: Path, texts: Sequence[str]) -> sp.csr_matrix:
-    """Each text's sparse sentence features at the intent classifier's input."""
-    return FeatureCapture(model)(texts)
-
-
 def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD) -> str:
     """What the bot does with one ranking on a first message: the intent it answers, or the fallback."""
     order = [i for i in np.argsort(-row, kind="stable") if intents[i] not in ANSWER_INTENTS]
@@ -140,30 +135,16 @@ def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_
     return str(intents[top])
 
 
-def triage_right(gold: str, predicted: str) -> bool:
-    if gold == OUT_OF_SCOPE:
-        return predicted in (OUT_OF_SCOPE, FALLBACK)
-    return predicted != FALLBACK and TRIAGE_CLASS.get(predicted) == TRIAGE_CLASS[gold]
-
-
 def scores(pairs: Iterable[Tuple[Example, str]]) -> Dict[str, float]:
-    pairs = list(pairs)
+    """``bench.nlu_real``'s scores of the held-out split, on (training example, decision) pairs."""
+    from bench.nlu_real import RealExample, RealPrediction, by_language
 
-    def ratio(n: int, d: int) -> float:
-        return n / d if d else float("nan")
-
-    theft_gold = [(e, p) for e, p in pairs if TRIAGE_CLASS[e.intent] == "theft"]
-    theft_pred = [(e, p) for e, p in pairs if p != FALLBACK and TRIAGE_CLASS.get(p) == "theft"]
-    oos = [(e, p) for e, p in pairs if e.intent == OUT_OF_SCOPE]
-    return {
-        "triage": ratio(sum(triage_right(e.intent, p) for e, p in pairs), len(pairs)),
-        "triage_zh": ratio(sum(triage_right(e.intent, p) for e, p in pairs if e.language == "zh"),
-                           sum(e.language == "zh" for e, _ in pairs)),
-        "theft_recall": ratio(sum(TRIAGE_CLASS.get(p) == "theft" for _, p in theft_gold), len(theft_gold)),
-        "theft_precision": ratio(sum(TRIAGE_CLASS[e.intent] == "theft" for e, _ in theft_pred), len(theft_pred)),
-        "oos_handled": ratio(sum(p in (OUT_OF_SCOPE, FALLBACK) for _, p in oos), len(oos)),
-        "fine": ratio(sum(p == e.intent for e, p in pairs), len(pairs)),
-    }
+    predictions = [RealPrediction(RealExample({"id": "", "url": e.group or "", "lang": e.language, "intent": e.intent,
+                                               "text": e.text}), predicted, 0.0) for e, predicted in pairs]
+    by = by_language(predictions)
+    return {"triage": by["all"]["triage_accuracy"], "triage_zh": by["zh"]["triage_accuracy"],
+            "theft_recall": by["all"]["theft_recall"], "theft_precision": by["all"]["theft_precision"],
+            "oos_handled": by["all"]["oos_handled"], "fine": by["all"]["fine_intent_accuracy"]}
 
 
 @dataclass(frozen=True)
@@ -178,15 +159,17 @@ class Setting:
                 f"class_threshold={self.class_threshold:g}")
 
 
-def fit_predict(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
-                train: np.ndarray, test: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
+        train: np.ndarray) -> Callable[[sp.csr_matrix], Tuple[np.ndarray, np.ndarray]]:
+    """The classifier as ``nlu.classifiers`` trains it (log1p tf, idf, L2), fitted on ``train``:
+    a function from raw feature rows to (intents, probabilities)."""
     from sklearn.linear_model import LogisticRegression
 
     idf = idf_weights(X[train])
     clf = LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
                              max_iter=1000, random_state=42)
     clf.fit(normalize_rows(X[train], True, idf), y[train], sample_weight=weights[train])
-    return clf.classes_, clf.predict_proba(normalize_rows(X[test], True, idf))
+    return lambda rows: (clf.classes_, clf.predict_proba(normalize_rows(rows, True, idf)))
 
 
 def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
@@ -202,7 +185,7 @@ def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
     for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=groups):
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
-        intents, probabilities = fit_predict(setting, X, y, weights, train, test)
+        intents, probabilities = fit(setting, X, y, weights, train)(X[test])
         pairs += [(examples[i], decide(intents, row, setting.class_threshold)) for i, row in zip(test, probabilities)]
     return scores(pairs)
 
@@ -214,7 +197,6 @@ def clause_triage_scores(examples: List[Example], features: FeatureCapture,
     Each clause (and the text left without its pleasantries) is featurized on demand and
     classified by the fold's model, with the theft guard forcing ``suspected_theft``.
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
     from nlu import triage
@@ -228,18 +210,17 @@ def clause_triage_scores(examples: List[Example], features: FeatureCapture,
     for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=[examples[i].group for i in real_index]):
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
-        idf = idf_weights(X[train])
-        clf = LogisticRegression(C=10000.0, class_weight="balanced", solver="newton-cg", max_iter=1000,
-                                 random_state=42).fit(normalize_rows(X[train], True, idf), y[train])
+        predict = fit(Setting(), X, y, np.ones(len(examples)), train)
 
         def parse(text: str) -> Dict[str, object]:
-            row = clf.predict_proba(normalize_rows(features([text]), True, idf))[0]
-            ranking = sorted(({"name": str(n), "confidence": float(p)} for n, p in zip(clf.classes_, row)),
+            intents, rows = predict(features([text]))
+            row = rows[0]
+            ranking = sorted(({"name": str(n), "confidence": float(p)} for n, p in zip(intents, row)),
                              key=lambda r: -r["confidence"])[:10]
             if find_theft_signal(normalize_for_nlu(text)):
                 return {"text": text, "intent": {"name": "suspected_theft", "confidence": 1.0}, "intent_ranking": ranking}
-            name = decide(clf.classes_, row)
-            confidence = float(row[list(clf.classes_).index(name)]) if name != FALLBACK else FALLBACK_THRESHOLD
+            name = decide(intents, row)
+            confidence = float(row[list(intents).index(name)]) if name != FALLBACK else FALLBACK_THRESHOLD
             return {"text": text, "intent": {"name": name, "confidence": confidence}, "intent_ranking": ranking}
 
         for i in test:
@@ -285,7 +266,7 @@ def main() -> None:
     if cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
         X = sp.load_npz(cache).tocsr()
     else:
-        X = capture_features(model, [e.text for e in examples])
+        X = FeatureCapture(model)([e.text for e in examples])
         cache.parent.mkdir(exist_ok=True)
         sp.save_npz(cache, X)
     print(f"{len(examples)} training examples, {sum(e.group is not None for e in examples)} real "

@@ -35,7 +35,7 @@ _FUNCTION_WORDS = re.compile(
     r"请问|问一下|问下|一下|帮我|帮忙|你好|您好|在吗|是不是|可以|能不能|要|想|我|你|他|它|这|那|"
     r"搞|弄|整|办|做|呢|啊|吗|吧|呀|了|的|嘛|哦|么|"
     r"\b(?:how|what|do|does|did|i|you|it|this|that|these|those|the|a|an|to|is|can|could|please|help|me|"
-    r"with|so|now|then|just|ok|okay|hi|hello|hey|and|or|please|pls|plz)\b",
+    r"with|so|now|then|just|ok|okay|hi|hello|hey|and|or|pls|plz)\b",
     re.IGNORECASE,
 )
 _NOT_CONTENT = re.compile(r"[\s\W_]+", re.UNICODE)
