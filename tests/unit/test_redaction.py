@@ -52,6 +52,17 @@ def test_fresh_mnemonics_are_hidden_in_every_pasted_form(language, strength):
             assert MARKERS["mnemonic"] in result.text
 
 
+# Generated phrases whose characters happen to read half as words ("点灯", "景观", "或"): about 1 draw
+# in 2,000, found by a CI run that pasted fresh phrases. The checksum-valid whole message is a phrase.
+UNLUCKY_DRAWS = ["在伯什所袖厘升盆植晚罪训", "下拨尝递胁读两尺任返反吹", "能践礼险缓法暴或点灯景观",
+                 "薯沈吞抓手晨間增雨蘇仇含", "吊取助焦外伸縮鐵騎步署框"]
+
+
+@pytest.mark.parametrize("text", UNLUCKY_DRAWS)
+def test_phrases_that_read_half_as_words_are_hidden_when_pasted_alone(text):
+    assert redact(text).text == MARKERS["mnemonic"]
+
+
 def test_the_rest_of_the_message_is_kept():
     words = fresh_mnemonic("english", 128)
     result = redact(f"help, my seed is {' '.join(words)} and my USDT is gone")
