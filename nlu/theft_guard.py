@@ -46,6 +46,10 @@ EN_THEFT_WORDS = (
     "taken from my account", "i did not transfer", "i didn't transfer", "i never transferred",
     "not made by me", "never made this", "address was replaced", "address had been replaced",
     "address got replaced", "clipboard hijack",
+    # Round 6: a compromised wallet named as such; a transaction the user never signed.
+    "wallet compromised", "account compromised", "account was compromised", "account is compromised",
+    "account got compromised", "not signed by me", "wasn't signed by me", "was not signed by me",
+    "i never signed", "transaction never made", "transfer never made",
 )
 # Cues that turn a theft word into a denial or a hypothetical question.
 ZH_NEGATION_CUES = (

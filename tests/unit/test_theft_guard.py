@@ -57,6 +57,25 @@ def test_round_three_phrasings_are_detected(text):
     assert find_theft_signal(normalize_for_nlu(text)) is not None
 
 
+@pytest.mark.parametrize("text", [
+    "Time sensitive. Wallet compromised and losing tokens with every claim",
+    "The transaction was not signed by me, where did it come from?",
+    "Transfer never made / never received any email about this transaction",
+    "I never signed anything and my ETH went to an unknown address",
+])
+def test_round_six_phrasings_are_detected(text):
+    assert find_theft_signal(normalize_for_nlu(text)) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "my wallet is not compromised, I just cannot see the token",
+    "how do I know if my account is safe",
+    "the transaction was signed by me but it failed",
+])
+def test_round_six_lookalikes_do_not_fire(text):
+    assert find_theft_signal(normalize_for_nlu(text)) is None
+
+
 @pytest.mark.parametrize("text", ["地址投毒是什么", "what is address poisoning", "how to avoid fraud transactions"])
 def test_topic_questions_about_theft_do_not_fire(text):
     assert find_theft_signal(normalize_for_nlu(text)) is None
