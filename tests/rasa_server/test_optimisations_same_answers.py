@@ -74,7 +74,12 @@ def test_the_held_out_splits_parse_the_same_with_the_cache_on_and_off(agent, opt
     cache = agent.processor._wallet_parse_cache
     hits_before = cache.hits
     cached = [parse(agent, text) for text in texts]
-    assert cache.hits - hits_before >= 0.9 * len(texts)  # the second pass is answered from the cache
+    # The second pass is answered from the cache: every text short enough to be kept (the real
+    # held-out split grows with each corpus round, and long issue bodies are never cached).
+    kept = [text for text in texts if cache.cacheable(text)]
+    assert len(set(kept)) <= cache.max_entries
+    assert len(kept) >= 0.8 * len(texts)
+    assert cache.hits - hits_before == len(kept)
     assert filled == stock
     assert cached == stock
     cached[0]["intent"]["name"] = "changed by a caller"  # callers get copies: the cache is not touched
