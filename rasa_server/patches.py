@@ -18,6 +18,8 @@ what differs from stock Rasa in this process:
    (``nlu.gating``): both need the tracker, which NLU components never see.
    The text-only part (Rasa's parse and the triage) is kept per model by text
    (``parse_cache``, off with ``RASA_OPTIMISATIONS=off``); gating runs every time.
+6. ``MessageProcessor._predict_next_with_tracker`` keeps the policies' predictions
+   per model by dialogue state (``prediction_cache``, off with ``RASA_OPTIMISATIONS=off``).
 
 Each step is idempotent, so calling :func:`install` again (for example after a
 model reload built a new agent) is safe.
@@ -32,7 +34,7 @@ from rasa.core.processor import MessageProcessor
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from nlu import gating, triage
-from rasa_server import hot_path, parse_cache, tracker_guard
+from rasa_server import hot_path, parse_cache, prediction_cache, tracker_guard
 from settings import get_settings
 
 _stock_parse_message = MessageProcessor.parse_message
@@ -72,6 +74,27 @@ async def _text_parse(self: MessageProcessor, message: UserMessage, tracker: Opt
     return triage.triage_parse(message.text or "", parse, parse_clause)
 
 
+_stock_predict_next_with_tracker = MessageProcessor._predict_next_with_tracker
+
+
+def predict_next_with_tracker(self: MessageProcessor, tracker: DialogueStateTracker) -> Any:
+    """The policies' prediction, kept per model by dialogue state (``prediction_cache``)."""
+    cache = prediction_cache.for_processor(self, get_settings().performance.prediction_cache_entries)
+    if cache is None or tracker.followup_action:
+        return _stock_predict_next_with_tracker(self, tracker)
+    key = prediction_cache.state_key(tracker)
+    prediction = cache.get(key)
+    if prediction is None:
+        prediction = _stock_predict_next_with_tracker(self, tracker)
+        cache.put(key, prediction)
+    return prediction
+
+
+def install_predict() -> None:
+    """The prediction cache (patch 6)."""
+    MessageProcessor._predict_next_with_tracker = predict_next_with_tracker  # type: ignore[assignment]
+
+
 def install_parse() -> None:
     """Only the parse (patch 4): what the NLU benchmarks need to score what users get."""
     MessageProcessor.parse_message = parse_message  # type: ignore[assignment]
@@ -105,5 +128,6 @@ def install(agent: Any, gateway: Optional[Any] = None) -> None:
     """Apply every patch to this process and ``agent`` (idempotent)."""
     hot_path.install()
     install_parse()
+    install_predict()
     _patch_agent(agent, gateway)
     _reapply_on_model_load(gateway)

@@ -151,10 +151,16 @@ class PerformanceSettings:
     optimisations: bool = True
     # NLU parses kept per loaded model, by message text (rasa_server/parse_cache.py); 0: none.
     parse_cache_size: int = 4096
+    # Next-action predictions kept per loaded model, by dialogue state (rasa_server/prediction_cache.py); 0: none.
+    prediction_cache_size: int = 4096
 
     @property
     def parse_cache_entries(self) -> int:
         return self.parse_cache_size if self.optimisations else 0
+
+    @property
+    def prediction_cache_entries(self) -> int:
+        return self.prediction_cache_size if self.optimisations else 0
 
 
 @dataclass(frozen=True)
@@ -307,6 +313,8 @@ def _performance_settings(raw: Mapping, env: Mapping[str, str]) -> PerformanceSe
     return PerformanceSettings(
         optimisations=_switch(env.get("RASA_OPTIMISATIONS", raw.get("optimisations", defaults.optimisations))),
         parse_cache_size=int(env.get("PARSE_CACHE_SIZE", raw.get("parse_cache_size", defaults.parse_cache_size))),
+        prediction_cache_size=int(env.get("PREDICTION_CACHE_SIZE",
+                                          raw.get("prediction_cache_size", defaults.prediction_cache_size))),
     )
 
 
