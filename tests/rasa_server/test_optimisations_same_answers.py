@@ -1,7 +1,7 @@
 """The optimisations of issue #21 change no answer: the same parses and replies with them on and off.
 
-``performance.optimisations`` (RASA_OPTIMISATIONS) switches the parse cache
-(rasa_server/parse_cache.py) and the SQLite tracker store's WAL mode, pooled
+``performance.optimisations`` (RASA_OPTIMISATIONS) switches the parse cache, the prediction cache
+(rasa_server/parse_cache.py, prediction_cache.py) and the SQLite tracker store's WAL mode, pooled
 connections and new-conversation shortcut (rasa_server/tracker_store.py).
 Here the real model parses both NLU held-out splits stock-way, then through the
 cache (filled, then hit), and dialogue-state gating is shown to run on cached
