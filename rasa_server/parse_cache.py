@@ -30,66 +30,29 @@ shows the answers are the same either way.
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections import OrderedDict
 from typing import Any, Dict, Hashable, Optional, Text
+
+from rasa_server.model_cache import ModelCache, on_processor
 
 ParseData = Dict[Text, Any]
 
 
-class ParseCache:
+class ParseCache(ModelCache):
     """Least-recently-used parses by key, bounded in entries and in text length."""
 
     def __init__(self, max_entries: int, max_text_chars: int = 300) -> None:
-        self.max_entries = max(0, int(max_entries))
+        super().__init__(max_entries)
         self.max_text_chars = int(max_text_chars)
-        self._entries: "OrderedDict[Hashable, ParseData]" = OrderedDict()
-        self._lock = threading.Lock()  # Rasa parses on its event loop; the lock only guards odd callers
-        self.hits = 0
-        self.misses = 0
 
     def cacheable(self, text: Any) -> bool:
         return self.max_entries > 0 and isinstance(text, str) and len(text) <= self.max_text_chars
 
-    def get(self, key: Hashable) -> Optional[ParseData]:
-        """A private copy of the parse kept for ``key`` (the caller may change it), or None."""
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-        return copy.deepcopy(cached)
-
     def put(self, key: Hashable, text: Any, parse: ParseData) -> None:
         """Keep a copy of ``parse`` for ``key`` when ``text`` is cacheable, dropping the least recently used."""
-        if not self.cacheable(text):
-            return
-        kept = copy.deepcopy(parse)
-        with self._lock:
-            self._entries[key] = kept
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def stats(self) -> Dict[str, int]:
-        return {"entries": len(self._entries), "hits": self.hits, "misses": self.misses}
-
-
-_ATTRIBUTE = "_wallet_parse_cache"
+        if self.cacheable(text):
+            self.keep(key, parse)
 
 
 def for_processor(processor: Any, max_entries: int) -> Optional[ParseCache]:
     """The cache of this processor (and so of its model); None when caching is off."""
-    if max_entries <= 0:
-        return None
-    cache = getattr(processor, _ATTRIBUTE, None)
-    if cache is None:
-        cache = ParseCache(max_entries)
-        setattr(processor, _ATTRIBUTE, cache)
-    return cache
+    return on_processor(processor, "_wallet_parse_cache", max_entries, ParseCache)

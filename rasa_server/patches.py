@@ -86,7 +86,7 @@ def predict_next_with_tracker(self: MessageProcessor, tracker: DialogueStateTrac
     prediction = cache.get(key)
     if prediction is None:
         prediction = _stock_predict_next_with_tracker(self, tracker)
-        cache.put(key, prediction)
+        cache.keep(key, prediction)
     return prediction
 
 

@@ -32,17 +32,15 @@ predicted differently.
 
 from __future__ import annotations
 
-import copy
 import json
-import threading
 import time
-from collections import OrderedDict
 from typing import Any, Hashable, Optional, Tuple
 
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 
-_ATTRIBUTE = "_wallet_prediction_cache"
+from rasa_server.model_cache import ModelCache, on_processor
+
 _DROPPED_FIELDS = ("timestamp", "metadata")
 
 
@@ -72,49 +70,19 @@ def state_key(tracker: Any) -> Tuple[Any, ...]:
     return (tracker.active_loop_name, tuple(p for p in parts if p is not None))
 
 
-class PredictionCache:
+class PredictionCache(ModelCache):
     """Least-recently-used predictions by dialogue-state key."""
 
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max(0, int(max_entries))
-        self._entries: "OrderedDict[Hashable, Any]" = OrderedDict()
-        self._lock = threading.Lock()  # Rasa predicts on its event loop; the lock only guards odd callers
-        self.hits = 0
-        self.misses = 0
-
     def get(self, key: Hashable) -> Optional[Any]:
-        """A private copy of the prediction kept for ``key``, or None."""
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-        prediction = copy.deepcopy(cached)
-        now = time.time()
-        for event in list(getattr(prediction, "events", None) or []) + list(getattr(prediction, "optional_events", None) or []):
-            event.timestamp = now
+        """A private copy of the prediction kept for ``key``, its events stamped now; or None."""
+        prediction = super().get(key)
+        if prediction is not None:
+            now = time.time()
+            for event in list(prediction.events or []) + list(prediction.optional_events or []):
+                event.timestamp = now
         return prediction
-
-    def put(self, key: Hashable, prediction: Any) -> None:
-        kept = copy.deepcopy(prediction)
-        with self._lock:
-            self._entries[key] = kept
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def for_processor(processor: Any, max_entries: int) -> Optional[PredictionCache]:
     """The cache of this processor (and so of its model); None when caching is off."""
-    if max_entries <= 0:
-        return None
-    cache = getattr(processor, _ATTRIBUTE, None)
-    if cache is None:
-        cache = PredictionCache(max_entries)
-        setattr(processor, _ATTRIBUTE, cache)
-    return cache
+    return on_processor(processor, "_wallet_prediction_cache", max_entries, PredictionCache)

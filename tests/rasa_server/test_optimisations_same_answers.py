@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
 import secrets
 from typing import Any, Dict, List
 
@@ -24,7 +23,6 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-import settings as settings_module
 from bench.nlu_real import load_heldout
 from rasa_server import patches
 from rasa_server.parse_cache import ParseCache
@@ -48,15 +46,9 @@ def agent() -> Agent:
 
 
 @pytest.fixture
-def optimisations(monkeypatch):
+def optimisations(performance):
     """Set the switch for this process, as RASA_OPTIMISATIONS does for a server."""
-    base = settings_module.get_settings()
-
-    def switch(on: bool) -> None:
-        performance = dataclasses.replace(base.performance, optimisations=on)
-        monkeypatch.setattr(patches, "get_settings", lambda: dataclasses.replace(base, performance=performance))
-
-    return switch
+    return lambda on: performance(optimisations=on)
 
 
 def parse(agent: Agent, text: str, tracker: Any = None) -> Dict[str, Any]:

@@ -9,7 +9,6 @@ answer each state as the policies do.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -21,7 +20,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
 from rasa.shared.core.training_data.structures import StoryGraph
 
-import settings as settings_module
 from rasa_server import patches, prediction_cache
 from tests.conftest import PROJECT_ROOT
 from tests.servers import latest_model
@@ -35,15 +33,9 @@ def agent() -> Agent:
 
 
 @pytest.fixture
-def cache_size(monkeypatch):
+def cache_size(performance):
     """Set the cache's size for this process, as PREDICTION_CACHE_SIZE does for a server."""
-    base = settings_module.get_settings()
-
-    def switch(entries: int) -> None:
-        performance = dataclasses.replace(base.performance, prediction_cache_size=entries)
-        monkeypatch.setattr(patches, "get_settings", lambda: dataclasses.replace(base, performance=performance))
-
-    return switch
+    return lambda entries: performance(prediction_cache_size=entries)
 
 
 def dialogue_states(agent: Agent) -> List[List[Any]]:
