@@ -30,6 +30,15 @@ def test_unsure_clauses_and_chit_chat_never_override():
     assert decide(whole, [(0, p("suspected_theft", 0.4)), (9, p("thanks", 0.99))])["intent"]["name"] == "create_wallet"
 
 
+def test_a_confidently_off_topic_message_keeps_its_decision_unless_a_clause_reports_theft():
+    # "My trading bot's API call fails. The transfer failed with error 500. Any idea?"
+    off_topic = p("out_of_scope", 0.9)
+    assert decide(off_topic, [(0, p("failed_transaction", 0.95))])["intent"]["name"] == "out_of_scope"
+    assert decide(off_topic, [(0, p("suspected_theft", 1.0))])["intent"]["name"] == "suspected_theft"
+    unsure = p("out_of_scope", 0.6)  # not sure it is off-topic: the clause still decides
+    assert decide(unsure, [(0, p("failed_transaction", 0.95))])["intent"]["name"] == "failed_transaction"
+
+
 def test_entities_of_every_clause_are_kept_at_whole_message_offsets():
     text = "我转了100 USDT。对方说没收到，链是TRON"
     clauses = segment(text)
