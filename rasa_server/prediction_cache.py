@@ -14,7 +14,10 @@ is kept here:
   featurisation; an action as its name or text and whether it hides a rule turn;
   a slot as its name and value; every other event (loops, rejections, restarts,
   session starts, featurisation switches) whole, without its timestamp and
-  metadata. Bot messages are left out: no policy reads them. A conversation
+  metadata. Bot messages are left out: no policy reads them. A user's text is left
+  out when the turn has an intent because no story or rule here is written with user
+  text (end-to-end); RulePolicy would match text only against such rules
+  (``tests/rasa_server/test_prediction_cache.py`` checks there are none). A conversation
   with a follow-up action is never cached (Rasa answers it without the policies).
 * **What is cached**: the ensemble's ``PolicyPrediction``; callers get a copy whose
   events (RulePolicy's ``DefinePrevUserUtteredFeaturization``, say) carry a fresh

@@ -113,6 +113,17 @@ def test_every_training_state_is_predicted_the_same_through_the_cache(agent, cac
     assert again == stock
 
 
+def test_no_story_or_rule_is_written_with_user_text():
+    """The key leaves a user's text out when the turn has an intent: right only without end-to-end steps."""
+    import yaml
+
+    for folder in ("data/stories", "data/rules"):
+        for path in sorted(Path(PROJECT_ROOT / folder).glob("*.yml")):
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            for block in (data.get("stories") or []) + (data.get("rules") or []):
+                assert not [step for step in block.get("steps") or [] if "user" in step], (path, block.get("story") or block.get("rule"))
+
+
 def test_events_from_the_cache_carry_a_fresh_timestamp(agent, cache_size):
     import time
 
