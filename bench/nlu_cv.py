@@ -35,8 +35,8 @@ import scipy.sparse as sp
 from bench.report import PROJECT_ROOT
 from nlu.classifiers import idf_weights, normalize_rows
 from nlu.fallback import clear_class_intent
-from nlu.gating import ANSWER_INTENTS, FALLBACK_THRESHOLD, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
-from nlu.triage import FALLBACK
+from nlu.gating import ANSWER_INTENTS, FALLBACK_THRESHOLD
+from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
 
 AMBIGUITY_THRESHOLD = 0.1
 # TriageFallbackClassifier's class_threshold in config.yml; above 1 it never rescues (Rasa's FallbackClassifier).

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Optional
 
-from nlu.triage import FALLBACK, OUT_OF_SCOPE_THRESHOLD, intent_of
+from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD, intent_of
 
 ANSWER_INTENTS = frozenset({"give_rating", "affirm", "deny", "cancel_handoff", "incident_subscribe"})
 INTERNAL_PREFIX = "desk_"
@@ -26,7 +26,6 @@ FALLBACK_THRESHOLD = 0.4
 # Declining ("I can only help with the wallet") needs more certainty than answering: below
 # OUT_OF_SCOPE_THRESHOLD (nlu/triage.py) an out-of-scope prediction becomes the clarifying
 # question (both count as handled for off-topic messages).
-OUT_OF_SCOPE = "out_of_scope"
 # Words that say nothing about a topic: a message made only of them ("那个怎么搞", "咋整", "how do I
 # do that", "?") is vague, not off-topic; the bot asks what it is about instead of declining, however
 # sure the model is (real users' off-topic messages taught it to decline such short questions).

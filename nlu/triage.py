@@ -49,6 +49,7 @@ CLAUSE_CONFIDENCE = 0.9
 # price talk read like wallet problems ("the transfer failed" in an API question). Grouped
 # cross-validation on the training threads (bench/nlu_cv.py --clauses): out-of-scope handled up,
 # triage not down (results/nlu_cv.md).
+OUT_OF_SCOPE = "out_of_scope"
 OUT_OF_SCOPE_THRESHOLD = 0.85
 # Shorter pieces ("你好", "thx") are glued to the next clause: alone they carry no problem.
 MIN_CLAUSE_CHARS = 6
@@ -113,7 +114,7 @@ def decide(whole: Dict[str, Any], clauses: List[Tuple[int, Dict[str, Any]]]) -> 
     urgent than the whole message's intent.
     """
     best_intent, best_confidence = intent_of(whole)
-    confidently_off_topic = best_intent == "out_of_scope" and best_confidence >= OUT_OF_SCOPE_THRESHOLD
+    confidently_off_topic = best_intent == OUT_OF_SCOPE and best_confidence >= OUT_OF_SCOPE_THRESHOLD
     best_rank = urgency(best_intent) if best_intent != FALLBACK else 6
     chosen: Optional[Dict[str, Any]] = None
     problems: Dict[str, float] = {}

@@ -56,7 +56,7 @@ def dialogue_states(agent: Agent) -> List[List[Any]]:
         for index, event in enumerate(events):
             if isinstance(event, ActionExecuted) and index > 0:
                 prefix = events[:index]
-                marker = repr([{k: v for k, v in e.as_dict().items() if k != "timestamp"} for e in prefix])
+                marker = repr(_events(prefix))
                 if marker not in seen:
                     seen.add(marker)
                     prefixes.append(prefix)
