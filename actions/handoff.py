@@ -1,16 +1,14 @@
 """While a ticket is open the conversation belongs to a person (SPEC §3).
 
-``handoff_form`` is a loop with one slot that takes every user message
-(``from_text``); its validation action relays the text to the ticket and
-acknowledges it, so the bot stays quiet except for that. Control intents are
-left out of the slot mapping, which makes the loop step aside for them:
+``handoff_form``'s relay of every message to the ticket is ``answers/handoff.py``
+(the gateway runs it in the Rasa process; importing it here registers it with the
+action server too). Here: what the loop steps aside for, the control intents
 ``cancel_handoff``, ``ticket_status`` and the desk's internal intents
 (``desk_agent_reply``, ``desk_ticket_closed``). The internal intents carry no
 text and cannot be typed into a channel (safety.payloads); their
 actions fetch what to say from the desk, so a forged trigger could deliver
 nothing that an agent did not write to this conversation. Nothing here marks a
 reply delivered: the desk does, once the channel took it (``deskapi.replies``).
-A relayed message carries an idempotency key, so a turn run twice relays it once.
 """
 
 from __future__ import annotations
@@ -19,20 +17,19 @@ import logging
 import re
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from answers.desk_action import DeskAction
+from answers.escalation import HANDOFF_FORM
+from answers.handoff import (ActionAskHandoffMessage, ValidateHandoffForm,  # noqa: F401 - registered here
+                             leave_handoff)
+from answers.language import DomainDict, response_text, tracker_language
 from deskapi.client import DeskClient, DeskUnavailable
 from deskapi.replies import named_replies, reply_said
-from answers.escalation import HANDOFF_FORM, RELAY_KEY, idempotency_key
-from deskapi.escalations import FUNDS_IN_TRANSIT_INTENTS, URGENT_INTENTS, decide_priority
-from answers.language import DomainDict, response_text, tracker_language
 
 logger = logging.getLogger(__name__)
 
-HANDOFF_SLOT = "handoff_message"
 _RATING_WORDS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
@@ -43,10 +40,6 @@ def handed_back(message: Optional[Dict[str, Any]]) -> bool:
     """Whether the desk's close trigger says the agent handed the user back (no rating asked)."""
     return any(isinstance(e, dict) and e.get("entity") == HANDBACK_ENTITY and e.get("value") in (True, "true")
                for e in (message or {}).get("entities") or ())
-
-
-def leave_handoff() -> List[Dict[Text, Any]]:
-    return [SlotSet(HANDOFF_SLOT, None), SlotSet("requested_slot", None), ActiveLoop(None)]
 
 
 def parse_rating(text: str) -> Optional[int]:
@@ -76,65 +69,6 @@ def rating_comment(text: str) -> Optional[str]:
     rest = _RATING_PARTS.sub(" ", text)
     rest = re.sub(r"^[\s,，.。:：;；!！~、-]+|[\s,，.。:：;；!！~、-]+$", "", rest)
     return rest[:200] if len(rest) >= 2 else None
-
-
-def _escalated_since_last_user_message(tracker: Tracker) -> bool:
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return False
-        if event.get("event") == "action" and event.get("name") == "action_escalate":
-            return True
-    return False
-
-
-class ValidateHandoffForm(DeskAction):
-    """Relay each message of the handoff to the ticket and acknowledge it."""
-
-    def name(self) -> Text:
-        return "validate_handoff_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
-        message = tracker.latest_message or {}
-        if _escalated_since_last_user_message(tracker):
-            # The form is starting: this message already went to the desk with the escalation.
-            return [SlotSet(HANDOFF_SLOT, None)]
-        if tracker.get_slot(HANDOFF_SLOT) is None:
-            # A control intent (not mapped to the slot): returning nothing lets the
-            # form reject the turn, so the rules for that intent take over.
-            return []
-        intent = (message.get("intent") or {}).get("name")
-        text = message.get("text") or ""
-        priority = decide_priority([intent]).value if intent in URGENT_INTENTS | FUNDS_IN_TRANSIT_INTENTS else None
-        desk = self.desk
-        if desk is None:
-            dispatcher.utter_message(response="utter_handoff_ended")
-            return leave_handoff()
-        try:
-            relayed = await desk.append_message(tracker.sender_id, text, intent, priority,
-                                                idempotency_key(tracker, RELAY_KEY))
-        except DeskUnavailable as error:
-            logger.error("relay for %s failed: %s", tracker.sender_id, error)
-            dispatcher.utter_message(response="utter_handoff_relay_failed")
-            return [SlotSet(HANDOFF_SLOT, None)]
-        if relayed is None:  # closed in the desk while we were not told
-            dispatcher.utter_message(response="utter_handoff_ended")
-            return leave_handoff()
-        if intent == "secret_exposed":
-            dispatcher.utter_message(response="utter_secret_exposed")
-        elif intent == "suspected_theft":
-            dispatcher.utter_message(response="utter_theft_checklist")
-        dispatcher.utter_message(response="utter_handoff_ack", ticket_id=relayed["ticket"]["id"])
-        return [SlotSet(HANDOFF_SLOT, None)]
-
-
-class ActionAskHandoffMessage(Action):
-    """The loop's "question": nothing to ask, the user just writes to the agent."""
-
-    def name(self) -> Text:
-        return "action_ask_handoff_message"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
-        return []
 
 
 class ActionCancelHandoff(DeskAction):

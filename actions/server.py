@@ -3,7 +3,9 @@
 rasa-sdk 3.6 accepts any caller, so anyone who can reach port 5055 could run
 our actions with a forged tracker. Rasa sends the shared token as ``?token=``
 (``endpoints.yml``: ``action_endpoint.token``); every route except ``/health``
-refuses a call without it. The server will not start without a token.
+refuses a call without it. The server will not start without a token. Calls that name
+their domain by digest get it back from what this server was sent before
+(``answers/domain_digest.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from answers.domain_digest import DIGEST_KEY, UNKNOWN_DIGEST, KnownDomains
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -48,11 +51,27 @@ async def health() -> HTTPResponse:
                           "escalation_outbox_pending": backlog["pending"], "escalation_outbox_dead": backlog["dead"]})
 
 
+def restore_domain(request: Request, domains: KnownDomains) -> Optional[HTTPResponse]:
+    """Put the domain back into a call that names it by digest; 409 when it is not known here."""
+    try:
+        call = request.json
+    except Exception:  # noqa: BLE001 - not JSON: rasa-sdk's route answers it with its 400
+        return None
+    if not isinstance(call, dict):
+        return None
+    problem = domains.restore(call)
+    if problem is None:
+        return None
+    return response.json({"error": problem, DIGEST_KEY: call.get(DIGEST_KEY)},
+                         status=409 if problem == UNKNOWN_DIGEST else 400)
+
+
 def create_authenticated_app(token: str, package: str = "actions") -> Sanic:
     """rasa-sdk's app with every route but /health behind the shared token."""
     if not token:
         raise ValueError("ACTION_SERVER_TOKEN is empty: refusing to start an open action server")
     app = create_app(package, cors_origins=[])
+    app.ctx.domains = KnownDomains()
 
     @app.after_server_start
     async def start_outbox(app: Sanic, _loop: object) -> None:
@@ -69,9 +88,11 @@ def create_authenticated_app(token: str, package: str = "actions") -> Sanic:
     async def require_token(request: Request) -> Optional[HTTPResponse]:
         if request.path == "/health":
             return await health()
-        if token_is_valid(request.args.get("token"), token):
-            return None
-        return response.json({"error": "missing or wrong token"}, status=401)
+        if not token_is_valid(request.args.get("token"), token):
+            return response.json({"error": "missing or wrong token"}, status=401)
+        if request.method == "POST" and request.path == "/webhook":
+            return restore_domain(request, app.ctx.domains)
+        return None
 
     return app
 

@@ -20,6 +20,7 @@ from rasa_sdk import Tracker
 
 from deskapi.client import DeskUnavailable, get_desk_client
 from answers.escalation import RELAY_KEY, build_request, idempotency_key
+from answers.handoff import HANDOFF_SLOT
 from deskapi.escalations import utc_now_iso
 from deskapi.outbox import EscalationOutbox
 from answers.topics import FAQ_INTENTS
@@ -27,7 +28,6 @@ from answers.topics import FAQ_INTENTS
 logger = logging.getLogger(__name__)
 
 Answer = Dict[str, List[Dict[str, Any]]]
-HANDOFF_SLOT = "handoff_message"
 OUTBOX_PREFIX = "Q-"  # gateway outbox references, distinct from the action server's R-n
 
 

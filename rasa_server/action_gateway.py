@@ -10,8 +10,9 @@ real action server (settings ``action_gateway.upstream_url``) with a timeout
 well under the conversation lock, passes its answer through (rejections
 included, which forms rely on), and when the action server is down, slow or
 raising, answers itself through :class:`answers.fallback.ActionFallback`.
-``action_answer_faq`` is run right here (``LOCAL_ACTIONS``), without the hop.
-Its outbox of escalations is flushed to the desk from this process.
+``action_answer_faq`` and the handoff loop's relay are run right here (``LOCAL_ACTIONS``), without the hop.
+Its outbox of escalations is flushed to the desk from this process. The domain goes to the
+action server once per model, not in every call (``answers/domain_digest.py``).
 
 ``GET /webhooks/action_gateway/health`` reports the action server, the desk,
 the tracker store and the outbox backlog (503 when one is down: for monitoring);
@@ -26,7 +27,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -35,6 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from answers.domain_digest import DIGEST_KEY, UNKNOWN_DIGEST, DigestMemo
 from rasa_server import patches, tracker_guard
 from settings import PROJECT_ROOT, get_settings
 from rasa_server.spool import get_spool, replay_forever
@@ -50,10 +52,26 @@ def _answer_faq() -> Any:
     return ActionAnswerFaq()
 
 
+def _validate_handoff() -> Any:
+    from answers.handoff import ValidateHandoffForm
+
+    return ValidateHandoffForm()
+
+
+def _ask_handoff_message() -> Any:
+    from answers.handoff import ActionAskHandoffMessage
+
+    return ActionAskHandoffMessage()
+
+
 # Actions the gateway runs in this process instead of asking the action server: the FAQ
 # answer (with its incident check) is most of the traffic in a flood, reads the desk only
 # through a cache, and must not lose its incident notice when the action server is busy.
-LOCAL_ACTIONS = {"action_answer_faq": _answer_faq}
+# The handoff loop's relay and its empty "question" run right after every escalation (two
+# calls with the whole tracker each); the relay is idempotent, so a local failure retried
+# by the action server relays once.
+LOCAL_ACTIONS = {"action_answer_faq": _answer_faq, "validate_handoff_form": _validate_handoff,
+                 "action_ask_handoff_message": _ask_handoff_message}
 
 
 class ActionGateway:
@@ -72,6 +90,8 @@ class ActionGateway:
         self.last_failure: Optional[str] = None
         self.last_failure_at: Optional[float] = None
         self._session: Optional[aiohttp.ClientSession] = None
+        self._digests = DigestMemo()
+        self._upstream_domains: Set[str] = set()  # digests of the domains the action server holds
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -86,18 +106,44 @@ class ActionGateway:
             except Exception:  # noqa: BLE001 - the action server can still answer it
                 logger.exception("local action %s failed for %s; asking the action server", name, sender)
         try:
-            async with self._client().post(self.upstream_url, params={"token": self.token or ""}, json=body) as answer:
-                # 2xx, and 400: a form's rejection, which Rasa acts on. Any other 4xx (401 after a
-                # token rotation, 404) would leave the user in silence: the fallback answers it.
-                if answer.status < 400 or answer.status == 400:
-                    return answer.status, await answer.json(content_type=None)
-                reason = f"HTTP {answer.status}: {(await answer.text())[:200]}"
+            status, answer = await self._post(body, with_domain=False)
+            if status == 409 and answer.get("error") == UNKNOWN_DIGEST:  # the action server restarted
+                self._upstream_domains.clear()
+                status, answer = await self._post(body, with_domain=True)
+            # 2xx, and 400: a form's rejection, which Rasa acts on. Any other 4xx (401 after a
+            # token rotation, 404) would leave the user in silence: the fallback answers it.
+            if status <= 400:
+                return status, answer
+            reason = f"HTTP {status}: {json.dumps(answer, ensure_ascii=False)[:200]}"
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as error:
             reason = repr(error) if not isinstance(error, asyncio.TimeoutError) else f"no answer within {self.timeout.total} s"
         self.failures += 1
         self.last_failure, self.last_failure_at = reason, time.time()
         logger.error("action %s for %s failed (%s); the gateway answers instead", name, sender, reason)
         return 200, await self.fallback.answer(body)
+
+    async def _post(self, body: Dict[str, Any], with_domain: bool) -> Tuple[int, Dict[str, Any]]:
+        """One call to the action server; the domain goes along only until it has accepted it once."""
+        domain = body.get("domain")
+        digest = self._digests.digest(domain) if isinstance(domain, dict) and domain else None
+        wire = body
+        if digest is not None:
+            wire = {**body, DIGEST_KEY: digest}
+            if digest in self._upstream_domains and not with_domain:
+                del wire["domain"]
+        async with self._client().post(self.upstream_url, params={"token": self.token or ""}, json=wire) as answer:
+            text = await answer.text()
+        try:
+            parsed = json.loads(text) if text else {}
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            if answer.status <= 400:  # an answer Rasa cannot use: the fallback answers instead
+                raise ValueError(f"HTTP {answer.status} without a JSON object: {text[:200]!r}")
+            parsed = {"error": text[:200]}
+        if digest is not None and answer.status < 409 and "domain" in wire:
+            self._upstream_domains.add(digest)
+        return answer.status, parsed
 
     @staticmethod
     async def _run_locally(action: Any, body: Dict[str, Any]) -> Dict[str, Any]:

@@ -47,7 +47,7 @@ def after_escalation(request: Request, result: Escalation) -> None:
     notify_assignment(request, [result.assignment])
     if result.ticket.priority == "P1" and (result.created or result.reopened):
         desk.notices.post("p1", result.ticket.public_id, "P1")
-    request.app.add_task(desk.capacity.check())
+    desk.capacity.check_soon()
 
 
 def after_user_message(request: Request, ticket: Ticket) -> None:

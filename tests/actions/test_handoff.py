@@ -8,9 +8,9 @@ from actions.handoff import (
     ActionDeliverAgentReply,
     ActionRecordCsat,
     ActionTicketClosed,
-    ValidateHandoffForm,
     parse_rating,
 )
+from answers.handoff import ValidateHandoffForm
 
 TICKET = {"ticket": {"id": "T-XYZ789", "priority": "P3", "status": "claimed"}}
 

@@ -9,7 +9,7 @@ import asyncio
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.escalation import ActionEscalate
-from actions.handoff import ValidateHandoffForm
+from answers.handoff import ValidateHandoffForm
 from desk.db import Database, migrate
 from desk.service import DeskService
 from desk.settings import DeskSettings, ShiftSetting

@@ -194,3 +194,27 @@ def test_a_rating_comment_is_kept_and_shown_on_the_dashboard(service, agent):
         assert desk.login("sue", "correct horse battery", browser).status_code == 302
         page = browser.get(f"{desk.url}/desk/dashboard", timeout=30).text
         assert 'id="csat-comments"' in page and "等太久了" in page
+
+
+def test_a_burst_of_escalations_shares_one_capacity_check(service):
+    """500 escalations in a flood used to run 500 forecasts; those of the same half second share one."""
+
+    class CountingAlarm(CapacityAlarm):
+        checks = 0
+
+        async def check(self, now=None):
+            CountingAlarm.checks += 1
+            return False
+
+    alarm = CountingAlarm(service, RecordingAlerts(), Notices())
+
+    async def burst():
+        first = [alarm.check_soon() for _ in range(50)]
+        assert len({id(task) for task in first}) == 1
+        await first[0]
+        second = alarm.check_soon()  # after the check started: a check of its own
+        assert second is not first[0]
+        await second
+
+    asyncio.run(burst())
+    assert CountingAlarm.checks == 2

@@ -57,3 +57,20 @@ def test_invalid_answers_raise_the_same_error_with_the_same_hint(action, result)
 def test_the_schema_is_checked_and_compiled_once(action):
     assert RemoteAction._validate_action_result is hot_path.validate_action_result
     assert hot_path.action_result_validator() is hot_path.action_result_validator()
+
+
+def test_event_types_resolve_as_in_stock_rasa():
+    from rasa.shared.core.events import Event, SlotSet, UserUttered
+    from rasa.shared.utils.common import all_subclasses
+
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert {"user", "bot", "action", "slot", "active_loop", "session_started"} <= names
+    for name in names:
+        assert hot_path.resolve_event_type(name) is hot_path._STOCK_RESOLVE(name)
+    assert hot_path.resolve_event_type("topic") is None
+    assert hot_path.resolve_event_type("no_such_event", SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name"):
+        hot_path.resolve_event_type("no_such_event")
+    hot_path.install()
+    assert Event.resolve_by_type("user") is UserUttered
+    assert Event.from_parameters({"event": "slot", "name": "chain", "value": "TRON"}) == SlotSet("chain", "TRON")
