@@ -27,6 +27,7 @@ message id, which both runs share, so the desk stores it once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -52,7 +53,7 @@ class MessageWorkers:
     """This process and its workers; each conversation gets a home where its turns run."""
 
     def __init__(self, urls: Sequence[str], token: Optional[str], timeout_seconds: float,
-                 front_share: float = 0.2, remembered: int = 100_000) -> None:
+                 front_share: float = 0.2, remembered: int = 100_000, max_in_flight: int = 32) -> None:
         self.urls = tuple(urls)
         # This process's share of new conversations; the workers split the rest evenly.
         self.shares: Dict[Optional[str], float] = {
@@ -60,6 +61,13 @@ class MessageWorkers:
         self._assigned: Dict[Optional[str], int] = {home: 0 for home in self.shares}
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        # Turns handed to each worker at once (0: no limit). The others wait here, first come
+        # first served (asyncio wakes a semaphore's waiters in order), not counted in the timeout:
+        # under a flood of new conversations, handing every turn over at once let the later
+        # turns of early conversations overtake the first messages of late ones, and opened a
+        # new connection to the busy worker for each (results/profile.md).
+        self.max_in_flight = max_in_flight
+        self._in_flight: Dict[str, asyncio.Semaphore] = {}
         self.remembered = remembered
         self._homes: "OrderedDict[str, Optional[str]]" = OrderedDict()
         self._paused_until: Dict[str, float] = {}
@@ -98,7 +106,7 @@ class MessageWorkers:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout,
+            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=aiohttp.TCPConnector(limit=0),
                                                   headers={"Authorization": f"Bearer {self.token or ''}"})
         return self._session
 
@@ -114,9 +122,10 @@ class MessageWorkers:
         body = {"sender_id": message.sender_id, "text": message.text, "input_channel": message.input_channel,
                 "metadata": message.metadata, "message_id": message.message_id}
         try:
-            async with self._client().post(url + WORKER_PATH, json=body) as answer:
-                result = await answer.json(content_type=None)
-                status = answer.status
+            async with self._turn_slot(url):
+                async with self._client().post(url + WORKER_PATH, json=body) as answer:
+                    result = await answer.json(content_type=None)
+                    status = answer.status
         except aiohttp.ClientConnectorError as error:
             return self._run_here_instead(url, UNREACHABLE_PAUSE_SECONDS,
                                           f"worker {url} unreachable ({error}); this process answers its conversations for now")
@@ -135,6 +144,14 @@ class MessageWorkers:
                 recipient = sent.pop("recipient_id", None) or message.sender_id
                 await message.output_channel.send_response(recipient, sent)
         return True
+
+    def _turn_slot(self, url: str) -> Any:
+        """A place among the turns ``url`` runs at once (a no-op without a limit)."""
+        if self.max_in_flight <= 0:
+            return contextlib.nullcontext()
+        if url not in self._in_flight:
+            self._in_flight[url] = asyncio.Semaphore(self.max_in_flight)
+        return self._in_flight[url]
 
     def _run_here_instead(self, url: str, pause_seconds: float, reason: str) -> bool:
         """Log why, leave the worker out for ``pause_seconds``, and have this process run the turn."""
@@ -166,7 +183,8 @@ class MessageWorkers:
 @lru_cache(maxsize=1)
 def get_workers() -> MessageWorkers:
     settings = get_settings().workers
-    return MessageWorkers(settings.urls, settings.token, settings.timeout_seconds, settings.front_share)
+    return MessageWorkers(settings.urls, settings.token, settings.timeout_seconds, settings.front_share,
+                          max_in_flight=settings.max_in_flight)
 
 
 def worker_token_ok(presented: Any) -> bool:

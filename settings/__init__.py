@@ -107,6 +107,9 @@ class MessageWorkerSettings:
     timeout_seconds: float = 30.0
     # Share of new conversations this process keeps; it also carries every connection.
     front_share: float = 0.2
+    # Turns handed to each worker at once; the rest wait at the front in arrival order
+    # (0: no limit). Measured in results/profile.md.
+    max_in_flight: int = 32
     # Shared secret of the front process and its workers (RASA_WORKER_TOKEN); env only.
     token: Optional[str] = field(default=None, repr=False)
 
@@ -253,6 +256,7 @@ def _worker_settings(raw: Mapping, env: Mapping[str, str]) -> MessageWorkerSetti
         urls=tuple(str(u).strip().rstrip("/") for u in listed if str(u).strip()),
         timeout_seconds=float(env.get("RASA_WORKER_TIMEOUT_SECONDS", raw.get("timeout_seconds", defaults.timeout_seconds))),
         front_share=float(env.get("RASA_FRONT_SHARE", raw.get("front_share", defaults.front_share))),
+        max_in_flight=max(0, int(env.get("RASA_WORKER_MAX_IN_FLIGHT", raw.get("max_in_flight", defaults.max_in_flight)))),
         token=env.get("RASA_WORKER_TOKEN") or None,
     )
 

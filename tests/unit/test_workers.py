@@ -130,3 +130,34 @@ def test_an_unreachable_worker_is_answered_for_here():
 
     assert asyncio.run(scenario()) == "here"
     assert router.handled_here_instead == 1 and router.home("someone-new") is None
+
+
+def test_a_worker_is_handed_at_most_max_in_flight_turns_first_come_first_served():
+    """A flood handed every turn over at once: late first messages queued behind early conversations' later turns."""
+    busy = {"now": 0, "most": 0}
+
+    async def slow_answer(request):
+        busy["now"] += 1
+        busy["most"] = max(busy["most"], busy["now"])
+        await asyncio.sleep(0.05)
+        busy["now"] -= 1
+        return web.json_response({"messages": [{"text": "ok"}]})
+
+    async def scenario():
+        async with StandInWorker(slow_answer) as worker:
+            router = MessageWorkers([worker.url], TOKEN, 0.2, front_share=0.0, max_in_flight=3)
+            try:
+                senders = [f"user-{n}" for n in range(12)]
+                # 12 turns at once, each waiting 0.05 s at the worker, 3 at a time: 0.2 s in all,
+                # longer than the 0.2 s timeout would allow if waiting for a place counted
+                results = await asyncio.gather(*(router.handle(message(s), handled_here) for s in senders))
+            finally:
+                await router.close()
+            return worker, senders, results, router
+
+    worker, senders, results, router = asyncio.run(scenario())
+    assert busy["most"] == 3
+    assert results == [None] * 12 and router.handled_here_instead == 0
+    # in arrival order, give or take the turns running at the same time
+    order = [senders.index(body["sender_id"]) for _auth, body in worker.received]
+    assert sorted(order) == list(range(12)) and all(abs(at - n) < 3 for at, n in enumerate(order))
