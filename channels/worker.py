@@ -21,7 +21,9 @@ from sanic.response import HTTPResponse
 
 from channels.input_gate import clean_user_message
 from rasa_server.tracker_guard import TrackerStoreUnavailable
-from rasa_server.workers import worker_token_ok
+from rasa_server.workers import IDLE_CONNECTION_SECONDS, worker_token_ok
+
+WORKER_KEEP_ALIVE_SECONDS = 2 * IDLE_CONNECTION_SECONDS
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -37,6 +39,12 @@ class MessageWorkerInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = Blueprint("message_worker", __name__)
+
+        @blueprint.listener("after_server_start")
+        async def keep_front_connections(app: Any, _loop: Any) -> None:
+            # Only the front connects here; it keeps its connections for IDLE_CONNECTION_SECONDS
+            # (rasa_server/workers.py), so this side must not close them first (Sanic's default: 5 s).
+            app.config.KEEP_ALIVE_TIMEOUT = WORKER_KEEP_ALIVE_SECONDS
 
         @blueprint.route("/health", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

@@ -248,11 +248,13 @@ class ActionGatewayInput(InputChannel):
             app.ctx.gateway_outbox = asyncio.ensure_future(flush_forever(gateway.outbox))
             app.ctx.spool_replay = asyncio.ensure_future(
                 replay_forever(get_spool(), lambda: _store_answers(app), lambda entry: _replay(app, entry)))
+            app.ctx.worker_connections = asyncio.ensure_future(get_workers().keep_connections_open())
 
         @blueprint.listener("before_server_stop")
         async def stop_background_work(app: Any, _loop: Any) -> None:
             app.ctx.gateway_outbox.cancel()
             app.ctx.spool_replay.cancel()
+            app.ctx.worker_connections.cancel()
             await gateway.close()
             await get_workers().close()
 

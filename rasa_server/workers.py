@@ -8,10 +8,10 @@ rasa-webchat widget opens with) breaks when its requests land on different
 processes; so does delivering a reply to a widget connected elsewhere.
 
 So the process users connect to (the *front*) keeps every connection, socket
-and channel, and hands the *turns* of most conversations to worker processes
+and channel, and hands the *turns* of conversations to worker processes
 (``channels/worker.py``). Each conversation gets a home when it first writes
-(new conversations are dealt out by share; the front keeps the smallest, since
-it also sends and receives everything), so its kept tracker stays warm there
+(new conversations are dealt out by share; the front keeps none by default,
+since it also sends and receives everything: ``workers.front_share``), so its kept tracker stays warm there
 and its messages stay in order. The worker answers with the bot's messages and
 the front sends them on the user's channel. Locks across processes:
 ``rasa_server/lock_store.py``; trackers: the shared tracker store.
@@ -47,6 +47,12 @@ WORKER_PATH = "/webhooks/worker/webhook"
 # After a failure the worker is left out for this long (connect errors: it is down).
 UNREACHABLE_PAUSE_SECONDS = 5.0
 FAILED_PAUSE_SECONDS = 30.0
+# The front keeps ``max_in_flight`` connections to each worker open, idle ones for this long
+# (the worker keeps them longer: channels/worker.py), and touches them all this often. A flood
+# after a quiet spell then starts on open connections: opening one per turn to a worker already
+# busy with the first turns delayed the last first messages by up to a second (results/profile.md).
+IDLE_CONNECTION_SECONDS = 1800.0
+TOUCH_CONNECTIONS_SECONDS = 300.0
 
 
 class MessageWorkers:
@@ -106,7 +112,8 @@ class MessageWorkers:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=aiohttp.TCPConnector(limit=0),
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=IDLE_CONNECTION_SECONDS)
+            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=connector,
                                                   headers={"Authorization": f"Bearer {self.token or ''}"})
         return self._session
 
@@ -144,6 +151,30 @@ class MessageWorkers:
                 recipient = sent.pop("recipient_id", None) or message.sender_id
                 await message.output_channel.send_response(recipient, sent)
         return True
+
+    async def open_connections(self) -> int:
+        """Open (or keep open) ``max_in_flight`` connections to every worker; how many answered."""
+        count = max(1, self.max_in_flight)
+
+        async def touch(url: str) -> bool:
+            try:
+                async with self._client().get(url + "/webhooks/worker/health",
+                                              timeout=aiohttp.ClientTimeout(total=10)) as answer:
+                    await answer.read()
+                    return True
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                return False
+
+        answered = await asyncio.gather(*(touch(url) for url in self.urls for _ in range(count)))
+        return sum(answered)
+
+    async def keep_connections_open(self, first_wait_seconds: float = 1.0) -> None:
+        """Forever: open the connections (retrying until the workers are up), then touch them now and then."""
+        while self.urls and not await self.open_connections():
+            await asyncio.sleep(first_wait_seconds)
+        while self.urls:
+            await asyncio.sleep(TOUCH_CONNECTIONS_SECONDS)
+            await self.open_connections()
 
     def _turn_slot(self, url: str) -> Any:
         """A place among the turns ``url`` runs at once (a no-op without a limit)."""

@@ -106,7 +106,7 @@ class MessageWorkerSettings:
     # Longest wait for a worker's answer before this process answers instead.
     timeout_seconds: float = 30.0
     # Share of new conversations this process keeps; it also carries every connection.
-    front_share: float = 0.2
+    front_share: float = 0.0
     # Turns handed to each worker at once; the rest wait at the front in arrival order
     # (0: no limit). Measured in results/profile.md.
     max_in_flight: int = 32

@@ -161,3 +161,32 @@ def test_a_worker_is_handed_at_most_max_in_flight_turns_first_come_first_served(
     # in arrival order, give or take the turns running at the same time
     order = [senders.index(body["sender_id"]) for _auth, body in worker.received]
     assert sorted(order) == list(range(12)) and all(abs(at - n) < 3 for at, n in enumerate(order))
+
+
+def test_the_front_opens_max_in_flight_connections_to_each_worker_before_a_flood():
+    """A flood after a quiet spell opened one new connection per turn to a worker already busy."""
+    peers = set()
+
+    async def health(request):
+        peers.add(request.transport.get_extra_info("peername"))
+        await asyncio.sleep(0.02)  # all of them at once: one connection each
+        return web.json_response({"status": "ok"})
+
+    async def scenario():
+        app = web.Application()
+        app.router.add_get("/webhooks/worker/health", health)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_ports(1)[0]
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        router = MessageWorkers([f"http://127.0.0.1:{port}"], TOKEN, 5, front_share=0.0, max_in_flight=4)
+        try:
+            answered = await router.open_connections()
+            again = await router.open_connections()  # kept open: the same four connections
+        finally:
+            await router.close()
+            await runner.cleanup()
+        return answered, again
+
+    assert asyncio.run(scenario()) == (4, 4)
+    assert len(peers) == 4
