@@ -178,8 +178,30 @@ word work world wrong year you young
 """.split())
 
 
+# Word-list words that real users' support messages use most (counted over the English
+# messages of data/real and data/nlu), beyond COMMON_WORDS: "is there any short term quick fix",
+# "obvious that this action will require gas". A run made mostly of them (two thirds) reads as
+# prose too; a random draw from the list holds about one in six, so six words of a seed read that
+# way about once in a hundred tries (results/secrets.md measures the catch rate).
+SUPPORT_WORDS = frozenset("""
+address account balance token transfer link fee gas network connect version exchange used coin phone message
+trust able access code bridge swap fix click zero history team payment claim screen deposit price cancel total tag
+number enter file project worth ticket return process sign morning appear mobile security confirm start list custom
+web unknown original safe hidden pool cash couple release month approve install play sell main limit answer success
+device step solve provide question thought test solution feature laptop believe night pass group core market spend
+load post base similar verify arrive mistake type person cost view smart current display advance copy moment assist
+source small window trade increase matter crash client method run state public asset hour response guide service allow
+explain input normal speed tool advice offer result card action local switch write hard short term quick obvious
+require auto magic
+""".split())
+EVERYDAY_SHARE = 2 / 3
+
+
 def _reads_as_prose(words: Sequence[str], share: float = 1 / 2) -> bool:
-    return sum(w.lower() in COMMON_WORDS for w in words) >= share * len(words)
+    lowered = [w.lower() for w in words]
+    if sum(w in COMMON_WORDS for w in lowered) >= share * len(lowered):
+        return True
+    return sum(w in COMMON_WORDS or w in SUPPORT_WORDS for w in lowered) >= EVERYDAY_SHARE * len(lowered)
 
 
 def _english_secret_run(words: Sequence[str], has_cue: bool) -> bool:

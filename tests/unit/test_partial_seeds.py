@@ -90,3 +90,21 @@ def test_consecutive_ordinary_messages_do_not_join():
                  "我的钱包", "转账失败", "怎么办", "好的 谢谢"):
         result, tail = redact_continuing(text, tail)
         assert result.text == text
+
+
+@pytest.mark.parametrize("sentence", [
+    "Is there any short term quick fix on the user side for this? All balances are 0.",
+    "It is obvious that this action will require gas, but the button does nothing.",
+    "This address deposit core auto other account was never credited.",
+])
+def test_support_sentences_made_of_word_list_words_are_left_alone(sentence):
+    """Real users' sentences whose six or seven words in a row are all on the word list."""
+    assert redact(sentence).text == sentence
+
+
+def test_six_words_of_a_seed_are_still_hidden_among_support_words():
+    hidden = 0
+    for _ in range(100):
+        part = " ".join(words()[:6])
+        hidden += MARKERS["mnemonic"] in redact(f"my wallet was drained, the words were {part} thanks").text
+    assert hidden >= 93  # bench/secrets_bench.py: about 95-96 in 100 for six random words
