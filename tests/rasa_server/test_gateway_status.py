@@ -8,7 +8,7 @@ import asyncio
 
 from aiohttp import web
 
-from rasa_server.action_gateway import ActionGateway
+from tests.rasa_server.gateway_upstream import gateway_to
 
 
 class RecordingFallback:
@@ -24,20 +24,9 @@ async def gateway_answer(status: int, tmp_path):
     async def handler(request):
         return web.json_response({"error": "x"}, status=status)
 
-    app = web.Application()
-    app.router.add_post("/webhook", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    gateway = ActionGateway(f"http://127.0.0.1:{port}/webhook", "t", 5, tmp_path / "outbox.db")
-    gateway.fallback = RecordingFallback()
-    try:
+    async with gateway_to(handler, tmp_path) as gateway:
+        gateway.fallback = RecordingFallback()
         return await gateway.run({"next_action": "action_escalate", "sender_id": "u1", "tracker": {}, "domain": {}}), gateway
-    finally:
-        await gateway.close()
-        await runner.cleanup()
 
 
 def test_a_400_is_passed_through_as_a_rejection(tmp_path):

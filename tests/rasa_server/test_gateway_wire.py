@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 from aiohttp import web
 
 from answers.domain_digest import DIGEST_KEY, UNKNOWN_DIGEST, KnownDomains
-from rasa_server.action_gateway import ActionGateway
+from tests.rasa_server.gateway_upstream import gateway_to
 
 DOMAIN = {"responses": {"utter_x": [{"text": "x", "metadata": {"lang": "zh"}}]}, "intents": ["greet"], "slots": {}}
 
@@ -33,19 +33,8 @@ class Upstream:
 
 
 async def with_gateway(upstream: Upstream, tmp_path, calls):
-    app = web.Application()
-    app.router.add_post("/webhook", upstream.handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    gateway = ActionGateway(f"http://127.0.0.1:{port}/webhook", "t", 5, tmp_path / "outbox.db")
-    try:
+    async with gateway_to(upstream.handler, tmp_path) as gateway:
         return [await gateway.run(body) for body in calls(upstream)], gateway
-    finally:
-        await gateway.close()
-        await runner.cleanup()
 
 
 def escalate(sender: str) -> Dict[str, Any]:
