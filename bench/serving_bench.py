@@ -5,7 +5,7 @@ concurrency level. *Stock* is ``rasa run`` with Rasa's ``rest`` channel, its
 SQLTrackerStore on SQLite and the action server called over HTTP for every
 custom action. *This project* is the production configuration (`make run`):
 our channels on the front Rasa process with one Rasa worker process running
-most turns, the in-process action gateway (FAQ answers run in the Rasa
+the turns, the in-process action gateway (FAQ answers run in the Rasa
 process), ``CachingSQLTrackerStore`` on SQLite, the file lock store and the
 desk. Each of C
 conversations sends a mix of FAQ and chit-chat messages, waiting for each
