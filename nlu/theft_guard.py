@@ -55,10 +55,13 @@ EN_THEFT_WORDS = (
 ZH_NEGATION_CUES = (
     "没", "没有", "不是", "并未", "未", "并没", "防止", "防范", "避免", "以免", "预防", "怎么防",
     "如何防", "担心", "害怕", "怕", "万一", "会不会", "会被", "能被", "差点", "不会", "不想", "防",
+    # warnings to others are scam reports, not a report of the user's own loss ("小心资产被转移")
+    "小心", "当心", "谨防", "提防", "警惕",
 )
 EN_NEGATION_CUES = (
     "not", "n't", "never", "avoid", "prevent", "protect", "afraid", "worried", "in case", "without",
     "how to not", "can it be", "could it be",
+    "beware", "careful", "watch out",  # warnings to others: scam reports
 )
 ZH_WINDOW = 6
 EN_WINDOW_WORDS = 4
@@ -75,7 +78,7 @@ class TheftSignal:
 
 
 def _zh_negated(text: str, start: int) -> bool:
-    before = text[max(0, start - ZH_WINDOW):start]
+    before = text[max(0, start - ZH_WINDOW - 1):start].replace("不小心", "")[-ZH_WINDOW:]  # carelessly: still a loss
     return any(cue in before for cue in ZH_NEGATION_CUES)
 
 
