@@ -61,7 +61,7 @@ ZH_NEGATION_CUES = (
 EN_NEGATION_CUES = (
     "not", "n't", "never", "avoid", "prevent", "protect", "afraid", "worried", "in case", "without",
     "how to not", "can it be", "could it be",
-    "beware", "careful", "watch out",  # warnings to others: scam reports
+    "beware", "watch out",  # warnings to others: scam reports ("careful" is not: "I was careful but got drained")
 )
 ZH_WINDOW = 6
 EN_WINDOW_WORDS = 4

@@ -78,13 +78,14 @@ def test_topic_questions_about_theft_do_not_fire(text):
 
 @pytest.mark.parametrize("text", [
     "小心资产被转移！！！", "大家当心币被转走", "谨防私钥泄露", "Beware, funds drained by this fake site",
-    "be careful, funds stolen by this fake airdrop",
+    "watch out, funds stolen by this fake airdrop",
 ])
 def test_warnings_to_others_do_not_fire(text):
     """A warning is a scam report; the user has not said they lost anything."""
     assert find_theft_signal(normalize_for_nlu(text)) is None
 
 
-@pytest.mark.parametrize("text", ["我不小心点了链接，币被转走了", "不小心被转走了", "I was careless and my wallet got drained"])
+@pytest.mark.parametrize("text", ["我不小心点了链接，币被转走了", "不小心被转走了", "I was careless and my wallet got drained",
+                                  "I was careful but got drained anyway"])
 def test_a_loss_after_carelessness_still_fires(text):
     assert find_theft_signal(normalize_for_nlu(text)) is not None
