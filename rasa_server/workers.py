@@ -59,7 +59,7 @@ class MessageWorkers:
     """This process and its workers; each conversation gets a home where its turns run."""
 
     def __init__(self, urls: Sequence[str], token: Optional[str], timeout_seconds: float,
-                 front_share: float = 0.2, remembered: int = 100_000, max_in_flight: int = 32) -> None:
+                 front_share: float = 0.0, remembered: int = 100_000, max_in_flight: int = 32) -> None:
         self.urls = tuple(urls)
         # This process's share of new conversations; the workers split the rest evenly.
         self.shares: Dict[Optional[str], float] = {
