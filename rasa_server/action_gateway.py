@@ -106,10 +106,10 @@ class ActionGateway:
             except Exception:  # noqa: BLE001 - the action server can still answer it
                 logger.exception("local action %s failed for %s; asking the action server", name, sender)
         try:
-            status, answer = await self._post(body, with_domain=False)
+            status, answer = await self._post(body)
             if status == 409 and answer.get("error") == UNKNOWN_DIGEST:  # the action server restarted
                 self._upstream_domains.clear()
-                status, answer = await self._post(body, with_domain=True)
+                status, answer = await self._post(body)  # this time with the domain
             # 2xx, and 400: a form's rejection, which Rasa acts on. Any other 4xx (401 after a
             # token rotation, 404) would leave the user in silence: the fallback answers it.
             if status <= 400:
@@ -122,14 +122,14 @@ class ActionGateway:
         logger.error("action %s for %s failed (%s); the gateway answers instead", name, sender, reason)
         return 200, await self.fallback.answer(body)
 
-    async def _post(self, body: Dict[str, Any], with_domain: bool) -> Tuple[int, Dict[str, Any]]:
+    async def _post(self, body: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
         """One call to the action server; the domain goes along only until it has accepted it once."""
         domain = body.get("domain")
         digest = self._digests.digest(domain) if isinstance(domain, dict) and domain else None
         wire = body
         if digest is not None:
             wire = {**body, DIGEST_KEY: digest}
-            if digest in self._upstream_domains and not with_domain:
+            if digest in self._upstream_domains:
                 del wire["domain"]
         async with self._client().post(self.upstream_url, params={"token": self.token or ""}, json=wire) as answer:
             text = await answer.text()
