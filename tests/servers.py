@@ -59,6 +59,9 @@ TELEGRAM_BOT_USERNAME = "wallet_help_bot"
 # Renaming a wallet: no intent covers it, and the model hesitates between wallet set-up intents.
 UNCLEAR_CANDIDATES = ("怎么改钱包名称", "怎么修改钱包的名字", "钱包名称在哪里改", "钱包可以改名字吗", "怎么给钱包改名",
                       "钱包能改个名吗", "怎么设置钱包名称", "钱包昵称怎么改")
+# English: a rename question first; keyboard mashing last, which no model should be sure of.
+UNCLEAR_CANDIDATES_EN = ("how can I rename my wallet please", "can I rename my wallet", "qwerty zxcv",
+                         "asdf ghjk qwerty", "zxcv bnm asdf")
 
 
 @dataclass
@@ -131,16 +134,17 @@ class RunningStack:
         answer.raise_for_status()
         return answer.json()
 
-    def unclear_message(self) -> str:
-        """A question the running model falls back on (asks to clarify), from UNCLEAR_CANDIDATES.
+    def unclear_message(self, language: str = "zh") -> str:
+        """A message the running model falls back on (asks to clarify), from UNCLEAR_CANDIDATES(_EN).
 
         Which wording a model is unsure of moves with every change to the training data, so the
         tests that need one ask the model instead of naming one.
         """
-        for text in UNCLEAR_CANDIDATES:
+        candidates = UNCLEAR_CANDIDATES_EN if language == "en" else UNCLEAR_CANDIDATES
+        for text in candidates:
             if self.parse(text)["intent"]["name"] == "nlu_fallback":
                 return text
-        raise AssertionError(f"the model answers every one of {UNCLEAR_CANDIDATES} with confidence")
+        raise AssertionError(f"the model answers every one of {candidates} with confidence")
 
     def ops_token(self) -> str:
         """A supervisor-scoped API token from ``python -m desk create-token`` (DESK_API_TOKEN is the bot's only)."""

@@ -100,7 +100,7 @@ def test_fresh_seed_phrases_never_show_in_the_inbox(stack):
 
 def test_filters_narrow_the_list_and_bad_values_get_400(stack):
     sender = f"inbox-filters-{time.time_ns()}"
-    stack.send("how can I rename my wallet please", sender)
+    stack.send(stack.unclear_message("en"), sender)
     assert pending_for(stack, sender)
 
     def mine(query):
