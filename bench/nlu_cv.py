@@ -206,8 +206,8 @@ def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
     return scores(pairs)
 
 
-def clause_triage_scores(examples: List[Example], features: FeatureCapture,
-                         folds: int = 5) -> Dict[str, Dict[str, float]]:
+def clause_triage_scores(examples: List[Example], features: FeatureCapture, folds: int = 5,
+                         clause_confidences: Sequence[float] = ()) -> Dict[str, Dict[str, float]]:
     """Per fold: the whole message's decision, and the clause triage over it (``nlu.triage``), as the bot runs them.
 
     Each clause (and the text left without its pleasantries) is featurized on demand and
@@ -222,7 +222,10 @@ def clause_triage_scores(examples: List[Example], features: FeatureCapture,
     X = features([e.text for e in examples])
     y = np.asarray([e.intent for e in examples])
     real_index = np.flatnonzero([e.group is not None for e in examples])
-    pairs: Dict[str, List[Tuple[Example, str]]] = {"whole message": [], "with clause triage": []}
+    thresholds = list(clause_confidences) or [triage.CLAUSE_CONFIDENCE]
+    labels = {t: "with clause triage" + (f" (clause confidence {t:g})" if clause_confidences else "")
+              for t in thresholds}
+    pairs: Dict[str, List[Tuple[Example, str]]] = {"whole message": [], **{label: [] for label in labels.values()}}
     for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=[examples[i].group for i in real_index]):
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
@@ -242,8 +245,13 @@ def clause_triage_scores(examples: List[Example], features: FeatureCapture,
         for i in test:
             whole = parse(examples[i].text)
             pairs["whole message"].append((examples[i], str(whole["intent"]["name"])))
-            chosen = triage.triage_parse(examples[i].text, whole, parse)
-            pairs["with clause triage"].append((examples[i], str(chosen["intent"]["name"])))
+            for threshold, label in labels.items():
+                default, triage.CLAUSE_CONFIDENCE = triage.CLAUSE_CONFIDENCE, threshold
+                try:
+                    chosen = triage.triage_parse(examples[i].text, whole, parse)
+                finally:
+                    triage.CLAUSE_CONFIDENCE = default
+                pairs[label].append((examples[i], str(chosen["intent"]["name"])))
     return {label: scores(found) for label, found in pairs.items()}
 
 
@@ -260,6 +268,8 @@ def main() -> None:
     parser.add_argument("--clauses", action="store_true",
                         help="compare the whole-message decision with the clause triage (theft guard included)")
     parser.add_argument("--out", type=Path, default=None, help="also write the table here (e.g. results/nlu_cv.md)")
+    parser.add_argument("--clause-confidence", type=float, nargs="*", default=[],
+                        help="with --clauses: compare these values of nlu.triage.CLAUSE_CONFIDENCE")
     parser.add_argument("--C", type=float, nargs="+", default=[10000.0])
     parser.add_argument("--real-weight", type=float, nargs="+", default=[1.0])
     parser.add_argument("--class-weight", nargs="+", default=["balanced"])
@@ -273,7 +283,8 @@ def main() -> None:
     if args.clauses:
         lines = ["| decision | triage | triage zh | theft recall | theft precision | oos handled | fine |",
                  "|---|---|---|---|---|---|---|"]
-        for label, s in clause_triage_scores(examples, FeatureCapture(model)).items():
+        for label, s in clause_triage_scores(examples, FeatureCapture(model),
+                                             clause_confidences=args.clause_confidence).items():
             lines.append(f"| {label} | {s['triage']:.3f} | {s['triage_zh']:.3f} | {s['theft_recall']:.3f} | "
                          f"{s['theft_precision']:.3f} | {s['oos_handled']:.3f} | {s['fine']:.3f} |")
         print("\n".join(lines))

