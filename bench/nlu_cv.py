@@ -290,15 +290,16 @@ def main() -> None:
         print("\n".join(lines))
         return
     cache = PROJECT_ROOT / "var" / f"nlu_cv_features-{model.name}.npz"
-    if cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
+    dense_cache = cache.with_suffix(".dense.npy")  # how many of the last columns are sentence embeddings
+    if cache.exists() and dense_cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
         X = sp.load_npz(cache).tocsr()
-        dense_width = int(np.load(cache.with_suffix(".dense.npy")))
+        dense_width = int(np.load(dense_cache))
     else:
         capture = FeatureCapture(model)
         X, dense_width = capture([e.text for e in examples]), capture.dense_width
         cache.parent.mkdir(exist_ok=True)
         sp.save_npz(cache, X)
-        np.save(cache.with_suffix(".dense.npy"), np.asarray(dense_width))
+        np.save(dense_cache, np.asarray(dense_width))
     print(f"{len(examples)} training examples, {sum(e.group is not None for e in examples)} real "
           f"from {len({e.group for e in examples if e.group})} threads; {X.shape[1]} features")
     lines = [f"# Grouped cross-validation on the training data ({model.name})", "",
