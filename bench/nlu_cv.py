@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bench.report import PROJECT_ROOT
-from nlu.classifiers import idf_weights, normalize_rows
+from nlu.classifiers import idf_weights, normalized_blocks
 from nlu.fallback import clear_class_intent
 from nlu.gating import ANSWER_INTENTS, FALLBACK_THRESHOLD
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
@@ -177,10 +177,7 @@ def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
     idf = idf_weights(X[train][:, :n_sparse])
 
     def features(rows: sp.csr_matrix) -> sp.csr_matrix:
-        blocks = [normalize_rows(rows[:, :n_sparse], True, idf)]
-        if dense_width:
-            blocks.append(normalize_rows(rows[:, n_sparse:], False, None))
-        return sp.hstack(blocks).tocsr()
+        return normalized_blocks(rows[:, :n_sparse], rows[:, n_sparse:] if dense_width else None, True, idf)
 
     clf = LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
                              max_iter=1000, random_state=42)

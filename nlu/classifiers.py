@@ -71,6 +71,15 @@ def normalize_rows(X: sp.csr_matrix, sublinear_tf: bool, idf: Optional[np.ndarra
     return sp.csr_matrix(sp.diags(1.0 / norms) @ X)
 
 
+def normalized_blocks(sparse: Optional[sp.csr_matrix], dense: Optional[Any], sublinear_tf: bool,
+                      idf: Optional[np.ndarray]) -> Optional[sp.csr_matrix]:
+    """The classifier's input: n-gram rows (tf(-idf), unit norm) beside dense rows (unit norm); None if neither."""
+    blocks = [normalize_rows(sparse, sublinear_tf, idf)] if sparse is not None else []
+    if dense is not None:
+        blocks.append(normalize_rows(sp.csr_matrix(dense), False, None))
+    return sp.hstack(blocks).tocsr() if blocks else None
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
     """Intent classifier: sublinear tf(-idf), L2 per message, then a linear model."""
@@ -198,12 +207,9 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
         X = self._stack_sparse(sparse, n_sparse)
         if fit:
             self.idf = idf_weights(X) if self.config["use_idf"] and n_sparse else None
-        blocks = [normalize_rows(X, self.config["sublinear_tf"], self.idf)] if n_sparse else []
-        if n_dense:
-            blocks.append(normalize_rows(sp.csr_matrix(self._stack_dense(dense, n_dense)), False, None))
-        if not blocks:
-            return sp.csr_matrix((len(messages), 0))
-        return sp.hstack(blocks).tocsr()
+        matrix = normalized_blocks(X if n_sparse else None, self._stack_dense(dense, n_dense) if n_dense else None,
+                                   self.config["sublinear_tf"], self.idf)
+        return matrix if matrix is not None else sp.csr_matrix((len(messages), 0))
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]

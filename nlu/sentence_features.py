@@ -14,7 +14,7 @@ A missing directory stops training and loading with a message saying how to buil
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -66,17 +66,15 @@ class EnglishSentenceFeaturizer(DenseFeaturizer, GraphComponent):
                 # Messages in these languages (safety.text.detect_language) get no embedding.
                 "skip_languages": ["zh"]}
 
-    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+    def __init__(self, config: Dict[Text, Any], name: Text, encoder: SentenceEncoder) -> None:
         super().__init__(name, {**self.get_default_config(), **config})
-        self._encoder: Optional[SentenceEncoder] = None
-        self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._encode = lru_cache(maxsize=CACHE_SIZE)(encoder.encode_one)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> EnglishSentenceFeaturizer:
-        featurizer = cls(config, execution_context.node_name)
-        featurizer._encoder = load_encoder(featurizer._config["model_dir"])
-        return featurizer
+        model_dir = {**cls.get_default_config(), **config}["model_dir"]
+        return cls(config, execution_context.node_name, load_encoder(model_dir))
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
@@ -86,16 +84,7 @@ class EnglishSentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def _embedding(self, text: str) -> Optional[np.ndarray]:
         if not text.strip() or detect_language(text) in self._config["skip_languages"]:
             return None
-        cached = self._cache.get(text)
-        if cached is None:
-            assert self._encoder is not None
-            cached = self._encoder.encode_one(text)
-            self._cache[text] = cached
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(text)
-        return cached
+        return self._encode(text)
 
     def _featurize(self, message: Message) -> None:
         embedding = self._embedding(message.get(TEXT) or "")

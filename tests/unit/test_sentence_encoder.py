@@ -42,7 +42,7 @@ def test_embedding_matches_the_reference(encoder: SentenceEncoder, case: dict) -
 
 def test_a_batch_of_different_lengths_equals_one_at_a_time(encoder: SentenceEncoder) -> None:
     texts = [case["text"] for case in REFERENCE] + ["ok", "stolen"]
-    batch = encoder.encode(texts, batch_size=4)
+    batch = encoder.encode(texts)
     for text, row in zip(texts, batch):
         np.testing.assert_allclose(row, encoder.encode_one(text), atol=1e-5)
 
@@ -68,8 +68,7 @@ def test_featurizer_embeds_english_and_skips_chinese_and_empty(encoder: Sentence
 
     from nlu.sentence_features import EnglishSentenceFeaturizer
 
-    featurizer = EnglishSentenceFeaturizer({"model_dir": str(MODEL_DIR)}, "sentence")
-    featurizer._encoder = encoder
+    featurizer = EnglishSentenceFeaturizer({"model_dir": str(MODEL_DIR)}, "sentence", encoder)
     english, chinese, mixed, empty = (Message(data={TEXT: t}) for t in
                                       ("my funds are gone", "钱包被盗了", "我的usdt一直pending", " "))
     featurizer.process([english, chinese, mixed, empty])
