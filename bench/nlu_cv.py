@@ -33,14 +33,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from bench.report import PROJECT_ROOT
-from nlu.classifiers import idf_weights, normalized_blocks
-from nlu.fallback import clear_class_intent
-from nlu.gating import ANSWER_INTENTS, FALLBACK_THRESHOLD
+from nlu.classifiers import frequent_columns, idf_weights, normalized_blocks
+from nlu.fallback import CLASS_THRESHOLD, choose_by_class
+from nlu.gating import FALLBACK_THRESHOLD
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
 
-AMBIGUITY_THRESHOLD = 0.1
-# TriageFallbackClassifier's class_threshold in config.yml; above 1 it never rescues (Rasa's FallbackClassifier).
-CLASS_THRESHOLD = 0.6
+# The classifier's ranking length (Rasa's LABEL_RANKING_LENGTH): the fallback component sees no more.
+RANKING_LENGTH = 10
 REAL_USERS_FILE = "real_users.yml"
 
 
@@ -130,16 +129,17 @@ class FeatureCapture:
 
 
 def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD) -> str:
-    """What the bot does with one ranking on a first message: the intent it answers, or the fallback."""
-    order = [i for i in np.argsort(-row, kind="stable") if intents[i] not in ANSWER_INTENTS]
-    top, runner_up = order[0], order[1]
-    if row[top] < FALLBACK_THRESHOLD or row[top] - row[runner_up] < AMBIGUITY_THRESHOLD:
-        rescued = clear_class_intent([{"name": str(intents[i]), "confidence": float(row[i])} for i in order],
-                                     class_threshold)
-        return rescued["name"] if rescued else FALLBACK
-    if intents[top] == OUT_OF_SCOPE and row[top] < OUT_OF_SCOPE_THRESHOLD:
+    """What the bot does with one ranking on a first message (nothing asked: answer intents count for no
+    class): the intent it answers (``nlu.fallback.choose_by_class``, then ``nlu.gating``'s stricter
+    threshold for declining), or the fallback."""
+    ranking = [{"name": str(intents[i]), "confidence": float(row[i])}
+               for i in np.argsort(-row, kind="stable")[:RANKING_LENGTH]]
+    chosen = choose_by_class(ranking, class_threshold)
+    if chosen is None:
         return FALLBACK
-    return str(intents[top])
+    if chosen["name"] == OUT_OF_SCOPE and float(chosen["confidence"]) < OUT_OF_SCOPE_THRESHOLD:
+        return FALLBACK
+    return str(chosen["name"])
 
 
 def scores(pairs: Iterable[Tuple[Example, str]]) -> Dict[str, float]:
@@ -156,14 +156,16 @@ def scores(pairs: Iterable[Tuple[Example, str]]) -> Dict[str, float]:
 
 @dataclass(frozen=True)
 class Setting:
-    C: float = 10000.0
+    C: float = 3000.0  # config.yml's
     real_weight: float = 1.0
     class_weight: Optional[str] = "balanced"
     class_threshold: float = CLASS_THRESHOLD
+    min_df: int = 2  # config.yml's
+    tol: float = 1e-3  # config.yml's
 
     def label(self) -> str:
         return (f"C={self.C:g} real×{self.real_weight:g} class_weight={self.class_weight} "
-                f"class_threshold={self.class_threshold:g}")
+                f"class_threshold={self.class_threshold:g} min_df={self.min_df}")
 
 
 def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
@@ -174,13 +176,15 @@ def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
     from sklearn.linear_model import LogisticRegression
 
     n_sparse = X.shape[1] - dense_width
-    idf = idf_weights(X[train][:, :n_sparse])
+    kept = frequent_columns(X[train][:, :n_sparse], setting.min_df)
+    columns = kept if kept is not None else np.arange(n_sparse)
+    idf = idf_weights(X[train][:, columns])
 
     def features(rows: sp.csr_matrix) -> sp.csr_matrix:
-        return normalized_blocks(rows[:, :n_sparse], rows[:, n_sparse:] if dense_width else None, True, idf)
+        return normalized_blocks(rows[:, columns], rows[:, n_sparse:] if dense_width else None, True, idf)
 
     clf = LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
-                             max_iter=1000, random_state=42)
+                             max_iter=1000, tol=setting.tol, random_state=42)
     clf.fit(features(X[train]), y[train], sample_weight=weights[train])
     return lambda rows: (clf.classes_, clf.predict_proba(features(rows)))
 
@@ -267,11 +271,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the table here (e.g. results/nlu_cv.md)")
     parser.add_argument("--clause-confidence", type=float, nargs="*", default=[],
                         help="with --clauses: compare these values of nlu.triage.CLAUSE_CONFIDENCE")
-    parser.add_argument("--C", type=float, nargs="+", default=[10000.0])
+    parser.add_argument("--C", type=float, nargs="+", default=[Setting.C])
     parser.add_argument("--real-weight", type=float, nargs="+", default=[1.0])
     parser.add_argument("--class-weight", nargs="+", default=["balanced"])
+    parser.add_argument("--min-df", type=int, nargs="+", default=[Setting.min_df])
     parser.add_argument("--class-threshold", type=float, nargs="+", default=[CLASS_THRESHOLD],
-                        help="TriageFallbackClassifier's; above 1: never rescue, as Rasa's FallbackClassifier")
+                        help="TriageFallbackClassifier's: the share of the ranking a triage class needs to be answered")
     args = parser.parse_args()
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
@@ -307,9 +312,9 @@ def main() -> None:
              "| setting | triage | triage zh | theft recall | theft precision | oos handled | fine |",
              "|---|---|---|---|---|---|---|"]
     print("\n".join(lines))
-    for C, weight, class_weight, threshold in itertools.product(args.C, args.real_weight, args.class_weight,
-                                                                args.class_threshold):
-        setting = Setting(C, weight, None if class_weight == "none" else class_weight, threshold)
+    for C, weight, class_weight, threshold, min_df in itertools.product(
+            args.C, args.real_weight, args.class_weight, args.class_threshold, args.min_df):
+        setting = Setting(C, weight, None if class_weight == "none" else class_weight, threshold, min_df)
         # With the model's English sentence embeddings, and (to show what they add) without them.
         variants = [("", X, dense_width)]
         if dense_width:

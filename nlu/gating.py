@@ -17,9 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Optional
 
-from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD, intent_of
-
-ANSWER_INTENTS = frozenset({"give_rating", "affirm", "deny", "cancel_handoff", "incident_subscribe"})
+from nlu.fallback import TRIAGE_RESCUE_KEY, choose_by_class
+from nlu.triage import ANSWER_INTENTS, FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD, intent_of
 INTERNAL_PREFIX = "desk_"
 # The FallbackClassifier's threshold in config.yml: below it the bot asks instead of guessing.
 FALLBACK_THRESHOLD = 0.4
@@ -148,8 +147,15 @@ def gate(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:
     allowed = [r for r in ranking if r.get("name") and asked_for(r["name"], tracker)]
     result = dict(parse)
     result["gated"] = intent
-    if allowed and float(allowed[0].get("confidence") or 0.0) >= FALLBACK_THRESHOLD:
+    # An answer the bot did ask for, if it leads what is left; otherwise the triage class that holds
+    # most of the rest, as nlu.fallback decides for any message; otherwise ask.
+    chosen = choose_by_class(allowed)
+    if allowed and allowed[0].get("name") in ANSWER_INTENTS \
+            and float(allowed[0].get("confidence") or 0.0) >= FALLBACK_THRESHOLD:
         result["intent"] = dict(allowed[0])
+    elif chosen is not None:
+        chosen.pop(TRIAGE_RESCUE_KEY, None)
+        result["intent"] = chosen
     else:
         confidence = float(allowed[0].get("confidence") or 0.0) if allowed else 0.0
         result["intent"] = {"name": FALLBACK, "confidence": 1.0 - confidence}

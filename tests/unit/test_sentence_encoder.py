@@ -40,11 +40,37 @@ def test_embedding_matches_the_reference(encoder: SentenceEncoder, case: dict) -
     np.testing.assert_allclose(embedding, np.asarray(case["embedding"]), atol=1e-5)
 
 
-def test_a_batch_of_different_lengths_equals_one_at_a_time(encoder: SentenceEncoder) -> None:
-    texts = [case["text"] for case in REFERENCE] + ["ok", "stolen"]
-    batch = encoder.encode(texts)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_batch_of_different_lengths_equals_one_at_a_time(encoder: SentenceEncoder, workers: int) -> None:
+    from threadpoolctl import threadpool_info
+
+    blas_threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    texts = [case["text"] for case in REFERENCE] + ["ok", "stolen"] * 3
+    batch = encoder.encode(texts, workers=workers)
+    assert batch.shape == (len(texts), encoder.width)
     for text, row in zip(texts, batch):
         np.testing.assert_allclose(row, encoder.encode_one(text), atol=1e-5)
+    # The one-thread limit of a pass is lifted afterwards: the process's other BLAS work keeps its threads.
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == blas_threads
+
+
+def test_the_featurizer_gives_training_data_the_embeddings_it_gives_messages(encoder: SentenceEncoder) -> None:
+    from rasa.shared.nlu.constants import INTENT, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from nlu.sentence_features import EnglishSentenceFeaturizer
+
+    featurizer = EnglishSentenceFeaturizer({"model_dir": str(MODEL_DIR)}, "sentence", encoder)
+    texts = ["my funds are gone", "钱包被盗了", "my funds are gone", "the app crashes on start"]
+    data = TrainingData([Message(data={TEXT: t, INTENT: "x"}) for t in texts])
+    featurizer.process_training_data(data)
+    for example in data.training_examples:
+        _, sentence = example.get_dense_features(TEXT)
+        if example.get(TEXT) == "钱包被盗了":
+            assert sentence is None
+        else:
+            np.testing.assert_allclose(sentence.features[0], encoder.encode_one(example.get(TEXT)), atol=1e-6)
 
 
 def test_similar_meanings_are_closer_than_different_ones(encoder: SentenceEncoder) -> None:

@@ -1,6 +1,6 @@
 """Long messages: clauses, and the most urgent confident problem decides (nlu/triage.py)."""
 
-from nlu.triage import TRIAGE_CLASS, decide, segment, triage_parse
+from nlu.triage import CLAUSE_CONFIDENCE, TRIAGE_CLASS, decide, segment, triage_parse
 
 
 def p(intent, confidence, entities=()):
@@ -18,8 +18,10 @@ def test_segments_at_sentence_ends_and_glues_short_greetings():
 
 def test_a_confident_urgent_clause_beats_a_vague_whole():
     whole = p("greet", 0.55)
-    chosen = decide(whole, [(0, p("greet", 0.9)), (10, p("deposit_not_received", 0.95))])
+    chosen = decide(whole, [(0, p("greet", 0.9)), (10, p("deposit_not_received", CLAUSE_CONFIDENCE))])
     assert chosen["intent"]["name"] == "deposit_not_received"
+    # Just under the bar, the clause does not decide (0.98: grouped CV, results/nlu_cv.md).
+    assert decide(whole, [(10, p("deposit_not_received", CLAUSE_CONFIDENCE - 0.02))])["intent"]["name"] == "greet"
     theft = decide(p("deposit_not_received", 0.7), [(0, p("deposit_not_received", 0.9)), (20, p("suspected_theft", 1.0))])
     assert theft["intent"]["name"] == "suspected_theft"
     assert theft["triage"]["secondary"] == "deposit_not_received"
@@ -33,10 +35,10 @@ def test_unsure_clauses_and_chit_chat_never_override():
 def test_a_confidently_off_topic_message_keeps_its_decision_unless_a_clause_reports_theft():
     # "My trading bot's API call fails. The transfer failed with error 500. Any idea?"
     off_topic = p("out_of_scope", 0.9)
-    assert decide(off_topic, [(0, p("failed_transaction", 0.95))])["intent"]["name"] == "out_of_scope"
+    assert decide(off_topic, [(0, p("failed_transaction", 0.99))])["intent"]["name"] == "out_of_scope"
     assert decide(off_topic, [(0, p("suspected_theft", 1.0))])["intent"]["name"] == "suspected_theft"
     unsure = p("out_of_scope", 0.6)  # not sure it is off-topic: the clause still decides
-    assert decide(unsure, [(0, p("failed_transaction", 0.95))])["intent"]["name"] == "failed_transaction"
+    assert decide(unsure, [(0, p("failed_transaction", 0.99))])["intent"]["name"] == "failed_transaction"
 
 
 def test_entities_of_every_clause_are_kept_at_whole_message_offsets():

@@ -1,10 +1,11 @@
-"""TriageFallbackClassifier: asks like Rasa's FallbackClassifier, unless one triage class is clearly meant."""
+"""TriageFallbackClassifier: the triage class holding most of the ranking decides; no clear class, it asks."""
 
 import pytest
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from nlu.fallback import TRIAGE_RESCUE_KEY, TriageFallbackClassifier, clear_class_intent
+from nlu.fallback import TRIAGE_RESCUE_KEY, TriageFallbackClassifier, choose_by_class
+from nlu.gating import gate
 
 
 def parsed(*ranking):
@@ -12,7 +13,7 @@ def parsed(*ranking):
     return Message(data={TEXT: "提币两天了还没到，一直显示处理中", INTENT: dict(entries[0]), INTENT_RANKING_KEY: entries})
 
 
-def classify(message, class_threshold=0.6):
+def classify(message, class_threshold=0.5):
     config = {**TriageFallbackClassifier.get_default_config(), "threshold": 0.4, "ambiguity_threshold": 0.1,
               "class_threshold": class_threshold}
     TriageFallbackClassifier(config).process([message])
@@ -22,24 +23,47 @@ def classify(message, class_threshold=0.6):
 def test_sibling_intents_sharing_the_probability_keep_the_best_of_their_class():
     message = parsed(("deposit_not_received", 0.38), ("stuck_transaction", 0.33), ("app_connectivity", 0.1))
     assert classify(message) == "deposit_not_received"
-    assert message.get(TRIAGE_RESCUE_KEY) == {"class": "transaction", "mass": 0.71}
-    # Rasa's FallbackClassifier would have asked (0.38 < 0.4): the component is what changed it.
+    # Rasa's FallbackClassifier would have asked (0.38 < 0.4); a class needing more than all of it asks too.
     assert classify(parsed(("deposit_not_received", 0.38), ("stuck_transaction", 0.33)), class_threshold=1.1) \
         == "nlu_fallback"
+
+
+def test_a_class_split_between_siblings_outweighs_a_single_top_intent():
+    # Rasa's rule keeps app_connectivity (0.45, ahead by 0.15): the minority reading of this message.
+    message = parsed(("app_connectivity", 0.45), ("stuck_transaction", 0.30), ("failed_transaction", 0.25))
+    assert classify(message) == "stuck_transaction"
+    assert message.get(TRIAGE_RESCUE_KEY) == {"class": "transaction", "share": 0.55}
 
 
 def test_a_spread_ranking_still_falls_back():
     message = parsed(("deposit_not_received", 0.3), ("app_connectivity", 0.25), ("create_wallet", 0.2))
     assert classify(message) == "nlu_fallback"
     assert message.get(TRIAGE_RESCUE_KEY) is None
+    assert message.get(INTENT_RANKING_KEY)[0]["name"] == "nlu_fallback"
+
+
+def test_a_top_intent_whose_class_holds_less_than_half_asks():
+    # Rasa's rule answered this (0.45 ≥ 0.4 and 0.15 ahead); two other classes hold 0.55 between them.
+    assert classify(parsed(("create_wallet", 0.45), ("gas_fee", 0.3), ("app_connectivity", 0.25))) == "nlu_fallback"
 
 
 @pytest.mark.parametrize("ranking", [
-    [("out_of_scope", 0.35), ("greet", 0.3)],  # unsure off-topic stays a clarifying question
-    [("give_rating", 0.35), ("affirm", 0.3), ("create_wallet", 0.1)],  # answer intents count for no class
+    [("out_of_scope", 0.35), ("greet", 0.3), ("create_wallet", 0.3)],  # no class holds half
+    [("give_rating", 0.35), ("affirm", 0.3), ("create_wallet", 0.1)],  # answer intents: Rasa's rule
 ])
-def test_out_of_scope_and_answer_intents_are_never_rescued(ranking):
+def test_unsure_out_of_scope_and_unsure_answer_intents_ask(ranking):
     assert classify(parsed(*ranking)) == "nlu_fallback"
+
+
+def test_unsure_off_topic_is_asked_not_declined():
+    message = parsed(("out_of_scope", 0.55), ("greet", 0.3))
+    assert classify(message) == "out_of_scope"  # the class is clear; declining needs more (nlu.gating)
+    parse = {"text": "这个还能涨吗", "intent": message.get(INTENT), "intent_ranking": message.get(INTENT_RANKING_KEY)}
+    assert gate(parse, None)["intent"]["name"] == "nlu_fallback"
+
+
+def test_a_sure_answer_intent_is_left_to_the_dialogue_state_gate():
+    assert classify(parsed(("give_rating", 0.8), ("create_wallet", 0.1))) == "give_rating"
 
 
 def test_a_sure_prediction_is_left_as_it_is():
@@ -48,7 +72,22 @@ def test_a_sure_prediction_is_left_as_it_is():
     assert message.get(TRIAGE_RESCUE_KEY) is None
 
 
-def test_the_rescued_intent_is_the_best_of_the_class_even_if_another_class_tops_the_ranking():
+def test_a_forced_theft_report_keeps_its_class():
+    # TheftGuard's ranking: theft at 1.0, the others at most half of what the model gave them.
+    message = parsed(("suspected_theft", 1.0), ("stuck_transaction", 0.3), ("failed_transaction", 0.15))
+    assert classify(message) == "suspected_theft"
+
+
+def test_the_chosen_intent_is_the_best_of_the_class_even_if_another_class_tops_the_ranking():
     ranking = [{"name": "app_connectivity", "confidence": 0.35}, {"name": "stuck_transaction", "confidence": 0.32},
                {"name": "failed_transaction", "confidence": 0.3}]
-    assert clear_class_intent(ranking, 0.6)["name"] == "stuck_transaction"
+    assert choose_by_class(ranking)["name"] == "stuck_transaction"
+    assert choose_by_class(ranking, class_threshold=0.7) is None
+
+
+def test_the_share_is_of_the_counted_intents_but_a_mere_leftover_asks():
+    # An unasked rating took 0.5: the rest is all one transaction problem.
+    assert choose_by_class([{"name": "give_rating", "confidence": 0.5},
+                            {"name": "deposit_not_received", "confidence": 0.45}])["name"] == "deposit_not_received"
+    assert choose_by_class([{"name": "give_rating", "confidence": 0.95},
+                            {"name": "deposit_not_received", "confidence": 0.04}]) is None
