@@ -49,6 +49,9 @@ FALLBACK = "nlu_fallback"
 # precision for 1.8 of theft recall; 0.98 costs 0.7 and 4.5 for 0.8. (Earlier, without the sentence
 # encoder, 0.6 let clauses of off-topic messages take them over.)
 CLAUSE_CONFIDENCE = 0.98
+# Offering a clause's problem as the reply's second button costs the user nothing if it is wrong,
+# so a clause needs less certainty for that than to decide the answer (the earlier bar, 0.9).
+SECOND_PROBLEM_CONFIDENCE = 0.9
 # The bot declines a message only when it is this sure that it is off-topic (nlu/gating.py). Such a
 # message keeps that decision unless a clause reports theft: clauses of developer questions and
 # price talk read like wallet problems ("the transfer failed" in an API question). Grouped
@@ -116,7 +119,8 @@ def decide(whole: Dict[str, Any], clauses: List[Tuple[int, Dict[str, Any]]]) -> 
 
     ``clauses`` holds (offset, parse) for each clause. A clause wins only when it
     is confident (``CLAUSE_CONFIDENCE``, or forced by the theft guard) and more
-    urgent than the whole message's intent.
+    urgent than the whole message's intent; one at ``SECOND_PROBLEM_CONFIDENCE``
+    can still be the runner-up problem the reply offers.
     """
     best_intent, best_confidence = intent_of(whole)
     confidently_off_topic = best_intent == OUT_OF_SCOPE and best_confidence >= OUT_OF_SCOPE_THRESHOLD
@@ -127,13 +131,15 @@ def decide(whole: Dict[str, Any], clauses: List[Tuple[int, Dict[str, Any]]]) -> 
         problems[best_intent] = best_confidence
     for _offset, parse in clauses:
         intent, confidence = intent_of(parse)
-        if not intent or intent == FALLBACK or confidence < CLAUSE_CONFIDENCE or urgency(intent) >= 4:
+        if not intent or intent == FALLBACK or confidence < SECOND_PROBLEM_CONFIDENCE or urgency(intent) >= 4:
             # A greeting, a thanks or an off-topic aside never speaks for a longer message:
             # "…never made? Could you help? Thanks." is not answered "you're welcome".
             continue
         if confidently_off_topic and TRIAGE_CLASS.get(intent) != "theft":
             continue
         problems[intent] = max(confidence, problems.get(intent, 0.0))
+        if confidence < CLAUSE_CONFIDENCE:
+            continue  # sure enough to offer as the second problem's button, not to decide the answer
         rank = urgency(intent)
         if rank < best_rank or (rank == best_rank and chosen is not None and confidence > best_confidence):
             chosen, best_intent, best_confidence, best_rank = parse, intent, confidence, rank
