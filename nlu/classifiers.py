@@ -53,19 +53,22 @@ LOGISTIC_REGRESSION = "logistic_regression"
 CALIBRATED_SVC = "calibrated_svc"
 
 
+def document_frequency(X: sp.csr_matrix) -> np.ndarray:
+    """In how many rows each column is non-zero."""
+    X = sp.csr_matrix(X)
+    return np.bincount(X.indices, minlength=X.shape[1]) if X.nnz else np.zeros(X.shape[1], dtype=np.int64)
+
+
 def idf_weights(X: sp.csr_matrix) -> np.ndarray:
     """Smoothed idf of each column (as scikit-learn's TfidfTransformer computes it)."""
-    n_docs = X.shape[0]
-    document_frequency = np.bincount(X.indices, minlength=X.shape[1]) if X.nnz else np.zeros(X.shape[1])
-    return np.log((1.0 + n_docs) / (1.0 + document_frequency)) + 1.0
+    return np.log((1.0 + X.shape[0]) / (1.0 + document_frequency(X))) + 1.0
 
 
 def frequent_columns(X: sp.csr_matrix, min_df: int) -> Optional[np.ndarray]:
     """Indices of the columns non-zero in at least ``min_df`` rows; None when that is all of them."""
     if min_df <= 1:
         return None
-    document_frequency = np.bincount(sp.csr_matrix(X).indices, minlength=X.shape[1])
-    return np.flatnonzero(document_frequency >= min_df)
+    return np.flatnonzero(document_frequency(X) >= min_df)
 
 
 def normalize_rows(X: sp.csr_matrix, sublinear_tf: bool, idf: Optional[np.ndarray]) -> sp.csr_matrix:

@@ -35,7 +35,7 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.classifiers.fallback_classifier import THRESHOLD_KEY, FallbackClassifier
+from rasa.nlu.classifiers.fallback_classifier import THRESHOLD_KEY, FallbackClassifier, _fallback_intent
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
@@ -121,8 +121,8 @@ class TriageFallbackClassifier(FallbackClassifier):
         return messages
 
     def _ask(self, message: Message) -> None:
-        """Rasa's fallback intent on top, as its FallbackClassifier sets it."""
-        fallback = {"name": FALLBACK, "confidence": float(self.component_config[THRESHOLD_KEY])}
-        message.data[INTENT] = dict(fallback)
+        """Rasa's fallback intent on top, as its FallbackClassifier sets it (Rasa's own helper builds it)."""
+        confidence = float(self.component_config[THRESHOLD_KEY])
+        message.data[INTENT] = _fallback_intent(confidence)
         message.data.setdefault(INTENT_RANKING_KEY, [])
-        message.data[INTENT_RANKING_KEY].insert(0, dict(fallback))
+        message.data[INTENT_RANKING_KEY].insert(0, _fallback_intent(confidence))

@@ -149,9 +149,10 @@ def gate(parse: Dict[str, Any], tracker: Optional[Any]) -> Dict[str, Any]:
     result["gated"] = intent
     # An answer the bot did ask for, if it leads what is left; otherwise the triage class that holds
     # most of the rest, as nlu.fallback decides for any message; otherwise ask.
-    chosen = choose_by_class(allowed)
-    if allowed and allowed[0].get("name") in ANSWER_INTENTS \
-            and float(allowed[0].get("confidence") or 0.0) >= FALLBACK_THRESHOLD:
+    asked_answer = bool(allowed) and allowed[0].get("name") in ANSWER_INTENTS \
+        and float(allowed[0].get("confidence") or 0.0) >= FALLBACK_THRESHOLD
+    chosen = None if asked_answer else choose_by_class(allowed)
+    if asked_answer:
         result["intent"] = dict(allowed[0])
     elif chosen is not None:
         chosen.pop(TRIAGE_RESCUE_KEY, None)
