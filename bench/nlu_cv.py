@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from bench.report import PROJECT_ROOT
 from nlu.classifiers import frequent_columns, idf_weights, normalized_blocks
-from nlu.fallback import CLASS_THRESHOLD, choose_by_class
+from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class
 from nlu.gating import FALLBACK_THRESHOLD
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
 
@@ -128,13 +128,14 @@ class FeatureCapture:
                           for t in texts]).tocsr()
 
 
-def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD) -> str:
+def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD,
+           theft_share: float = THEFT_SHARE) -> str:
     """What the bot does with one ranking on a first message (nothing asked: answer intents count for no
     class): the intent it answers (``nlu.fallback.choose_by_class``, then ``nlu.gating``'s stricter
     threshold for declining), or the fallback."""
     ranking = [{"name": str(intents[i]), "confidence": float(row[i])}
                for i in np.argsort(-row, kind="stable")[:RANKING_LENGTH]]
-    chosen = choose_by_class(ranking, class_threshold)
+    chosen = choose_by_class(ranking, class_threshold, theft_share)
     if chosen is None:
         return FALLBACK
     if chosen["name"] == OUT_OF_SCOPE and float(chosen["confidence"]) < OUT_OF_SCOPE_THRESHOLD:
@@ -160,12 +161,13 @@ class Setting:
     real_weight: float = 1.0
     class_weight: Optional[str] = "balanced"
     class_threshold: float = CLASS_THRESHOLD
+    theft_share: float = THEFT_SHARE
     min_df: int = 2  # config.yml's
     tol: float = 1e-3  # config.yml's
 
     def label(self) -> str:
         return (f"C={self.C:g} real×{self.real_weight:g} class_weight={self.class_weight} "
-                f"class_threshold={self.class_threshold:g} min_df={self.min_df}")
+                f"class_threshold={self.class_threshold:g} theft_share={self.theft_share:g} min_df={self.min_df}")
 
 
 def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
@@ -203,7 +205,7 @@ def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
         intents, probabilities = fit(setting, X, y, weights, train, dense_width)(X[test])
-        pairs += [(examples[i], decide(intents, row, setting.class_threshold)) for i, row in zip(test, probabilities)]
+        pairs += [(examples[i], decide(intents, row, setting.class_threshold, setting.theft_share)) for i, row in zip(test, probabilities)]
     return scores(pairs)
 
 
@@ -277,6 +279,8 @@ def main() -> None:
     parser.add_argument("--min-df", type=int, nargs="+", default=[Setting.min_df])
     parser.add_argument("--class-threshold", type=float, nargs="+", default=[CLASS_THRESHOLD],
                         help="TriageFallbackClassifier's: the share of the ranking a triage class needs to be answered")
+    parser.add_argument("--theft-share", type=float, nargs="+", default=[THEFT_SHARE],
+                        help="TriageFallbackClassifier's: the share from which the theft class is answered")
     args = parser.parse_args()
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
@@ -312,9 +316,10 @@ def main() -> None:
              "| setting | triage | triage zh | theft recall | theft precision | oos handled | fine |",
              "|---|---|---|---|---|---|---|"]
     print("\n".join(lines))
-    for C, weight, class_weight, threshold, min_df in itertools.product(
-            args.C, args.real_weight, args.class_weight, args.class_threshold, args.min_df):
-        setting = Setting(C, weight, None if class_weight == "none" else class_weight, threshold, min_df)
+    for C, weight, class_weight, threshold, theft_share, min_df in itertools.product(
+            args.C, args.real_weight, args.class_weight, args.class_threshold, args.theft_share, args.min_df):
+        setting = Setting(C=C, real_weight=weight, class_weight=None if class_weight == "none" else class_weight,
+                          class_threshold=threshold, theft_share=theft_share, min_df=min_df)
         # With the model's English sentence embeddings, and (to show what they add) without them.
         variants = [("", X, dense_width)]
         if dense_width:

@@ -248,7 +248,8 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
             logger.debug(f"Cannot train '{self.__class__.__name__}': the messages have no features.")
             return self._resource
         self.clf = self._new_model()
-        self.clf.fit(X, labels)
+        # Single precision: the solver's sparse products read half the memory (about 5 % of the fit's time).
+        self.clf.fit(X.astype(np.float32), labels)
         self.persist()
         return self._resource
 

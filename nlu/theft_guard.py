@@ -35,7 +35,9 @@ EN_THEFT_WORDS = (
     "without my consent", "without my permission", "without my authorization", "without my authorisation",
     "i never made", "i did not make", "i didn't make", "i never authorized", "i never authorised",
     "i didn't authorize", "i did not authorize", "i never sent", "i didn't send them", "cleaned me out",
-    "cleaned out my", "drainer", "wallet drainer", "robbed", "account emptied", "wallet emptied",
+    # "drainer" alone names a scam site ("this is a wallet drainer"): a report says who took the funds.
+    "cleaned out my", "to a drainer", "by a drainer", "drainer took", "drainer stole", "drainer contract",
+    "robbed", "account emptied", "wallet emptied",
     "emptied my", "wiped out my", "wallet was compromised", "wallet got compromised", "wallet is compromised",
     "been compromised", "got scammed", "been scammed", "was scammed", "i got hacked", "swept", "sweeper bot",
     "stealing", "theft", "thief", "thieves", "scammer took", "hacker", "hackers", "someone withdrew",
@@ -57,12 +59,25 @@ ZH_NEGATION_CUES = (
     "如何防", "担心", "害怕", "怕", "万一", "会不会", "会被", "能被", "差点", "不会", "不想", "防",
     # warnings to others are scam reports, not a report of the user's own loss ("小心资产被转移")
     "小心", "当心", "谨防", "提防", "警惕",
+    # imperatives to others ("别继续被骗了", "不要授权", "勿点")
+    "别", "不要", "勿",
 )
+# "有人被骗了好几万" / "很多人被盗": a passive theft word whose victim is someone else is a warning, not
+# the user's report; an active one keeps its meaning ("有人盗走了我的币").
+ZH_OTHER_VICTIMS = ("有人", "别人", "大家", "很多人", "好多人", "不少人", "其他人", "他人", "网友", "群友")
 EN_NEGATION_CUES = (
     "not", "n't", "never", "avoid", "prevent", "protect", "afraid", "worried", "in case", "without",
     "how to not", "can it be", "could it be",
     "beware", "watch out",  # warnings to others: scam reports ("careful" is not: "I was careful but got drained")
+    "no",  # "no funds were stolen from me"
+    # what would happen, and to whom: "you will be drained", "victims are told their account was compromised"
+    "will be", "will get", "would be", "could be", "might be", "may be",
+    "victims", "their", "people", "others", "users", "everyone",
 )
+# A stolen phone or laptop is a device to restore from the recovery phrase, not funds taken
+# ("my cell phone was stolen"); a hacked laptop still is a theft report.
+EN_DEVICES = ("phone", "cellphone", "laptop", "computer", "device")
+EN_DEVICE_THEFT_WORDS = ("stolen", "stole", "robbed")
 ZH_WINDOW = 6
 EN_WINDOW_WORDS = 4
 
@@ -79,13 +94,18 @@ class TheftSignal:
 
 def _zh_negated(text: str, start: int) -> bool:
     before = text[max(0, start - ZH_WINDOW - 1):start].replace("不小心", "")[-ZH_WINDOW:]  # carelessly: still a loss
-    return any(cue in before for cue in ZH_NEGATION_CUES)
+    if any(cue in before for cue in ZH_NEGATION_CUES):
+        return True
+    if text.startswith("被", start) and before.endswith(ZH_OTHER_VICTIMS):
+        return True  # someone else is the victim
+    return before.endswith("会")  # what code or a site would do: "代码会盗取私钥"
 
 
-def _en_negated(text: str, start: int) -> bool:
+def _en_negated(text: str, start: int, word: str = "") -> bool:
     words = _EN_WORD.findall(text[:start])
     before = " ".join(words[-EN_WINDOW_WORDS:])
-    return any(re.search(rf"(^|\s|\b){re.escape(cue)}(\b|$)", before) for cue in EN_NEGATION_CUES)
+    cues = EN_NEGATION_CUES + (EN_DEVICES if word in EN_DEVICE_THEFT_WORDS else ())
+    return any(re.search(rf"(^|\s|\b){re.escape(cue)}(\b|$)", before) for cue in cues)
 
 
 def find_theft_signal(text: str) -> Optional[TheftSignal]:
@@ -97,6 +117,6 @@ def find_theft_signal(text: str) -> Optional[TheftSignal]:
     lowered = text.lower()
     for word in EN_THEFT_WORDS:
         for match in re.finditer(rf"\b{re.escape(word)}\b", lowered):
-            if not _en_negated(lowered, match.start()):
+            if not _en_negated(lowered, match.start(), word):
                 return TheftSignal(word, match.start())
     return None

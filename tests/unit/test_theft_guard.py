@@ -89,3 +89,29 @@ def test_warnings_to_others_do_not_fire(text):
                                   "I was careful but got drained anyway"])
 def test_a_loss_after_carelessness_still_fires(text):
     assert find_theft_signal(normalize_for_nlu(text)) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "这个是骗人的，大家可别上当，已经有人被骗了好几万了",  # someone else was the victim
+    "很多人被盗了，这个网站是假的",
+    "别继续被骗了，这个项目跑路了",  # an imperative to others
+    "这个插件的代码会盗取私钥",  # what code would do
+    "No funds were stolen from me, I am reporting a phishing site",
+    "if you connect to this page you will be drained of funds",
+    "Victims are told their account was compromised and asked to move funds",
+    "This is a crypto wallet drainer, do not install it",
+    "My cell phone was stolen, how do I restore my wallet on the new one?",
+])
+def test_warnings_hypotheticals_others_and_stolen_devices_do_not_fire(text):
+    """Round 11's false alarms: the user reports a scam or a lost device, not their own funds taken."""
+    assert find_theft_signal(normalize_for_nlu(text)) is None
+
+
+@pytest.mark.parametrize("text", [
+    "有人盗走了我的币",  # an active theft word: someone is the thief
+    "I signed an approval to a drainer and my USDT is gone",
+    "my laptop got hacked and the funds moved to an unknown address",
+    "别人用我的钱包转走了我的U",
+])
+def test_the_narrower_cues_keep_real_reports(text):
+    assert find_theft_signal(normalize_for_nlu(text)) is not None
