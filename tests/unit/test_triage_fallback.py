@@ -112,3 +112,15 @@ def test_a_small_theft_share_does_not_override_the_clear_reading():
     # Without the theft rule (a share of one half, like the other classes) the same ranking is asked about.
     assert choose_by_class([{"name": "app_connectivity", "confidence": 0.6},
                             {"name": "suspected_theft", "confidence": 0.4}], theft_share=0.5)["name"] == "app_connectivity"
+
+
+def test_a_bare_hash_is_asked_about_not_answered_as_theft():
+    # A pasted key or hash ranks noise: theft on top at 0.31 once. Only words earn the smaller theft share.
+    ranking = (("suspected_theft", 0.32), ("deposit_not_received", 0.15), ("failed_transaction", 0.1),
+               ("out_of_scope", 0.06), ("cross_chain", 0.06), ("app_connectivity", 0.3))
+    bare = parsed(*ranking)
+    bare.set(TEXT, "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+    assert classify(bare) == "nlu_fallback"
+    worded = parsed(*ranking)
+    worded.set(TEXT, "钱包里的币突然少了 0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+    assert classify(worded) == "suspected_theft"
