@@ -39,6 +39,8 @@ TRIAGE_CLASS: Dict[str, str] = {
 ANSWER_INTENTS = frozenset({"give_rating", "affirm", "deny", "cancel_handoff", "incident_subscribe"})
 
 # Lower is more urgent. How-to questions (wallet setup and the other FAQ topics) share a rank.
+# The class whose messages are answered first and from less certainty (nlu/fallback.py).
+THEFT_CLASS = "theft"
 _CLASS_URGENCY = {"theft": 0, "transaction": 1, "app": 2, "wallet_setup": 3, "other_faq": 3, "out_of_scope": 5}
 _CHIT_CHAT = frozenset({"greet", "goodbye", "thanks", "bot_challenge", "affirm", "deny"})
 FALLBACK = "nlu_fallback"
@@ -135,7 +137,7 @@ def decide(whole: Dict[str, Any], clauses: List[Tuple[int, Dict[str, Any]]]) -> 
             # A greeting, a thanks or an off-topic aside never speaks for a longer message:
             # "…never made? Could you help? Thanks." is not answered "you're welcome".
             continue
-        if confidently_off_topic and TRIAGE_CLASS.get(intent) != "theft":
+        if confidently_off_topic and TRIAGE_CLASS.get(intent) != THEFT_CLASS:
             continue
         problems[intent] = max(confidence, problems.get(intent, 0.0))
         if confidence < CLAUSE_CONFIDENCE:
