@@ -42,6 +42,8 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.utils.common import configure_logging_and_warnings
 from rasa.utils.log_utils import configure_structlog
 
+from nlu.featurizers import SENTENCE_ONLY_TO_STOCK
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT = PROJECT_ROOT / "tests/nlu/holdout.yml"
 THEFT = "suspected_theft"
@@ -139,7 +141,9 @@ def variant_config() -> str:
     config["assistant_id"] = "diet-variant-benchmark"
     diet = {"name": "DIETClassifier", "epochs": 100, "number_of_transformer_layers": 0, "entity_recognition": False,
             "constrain_similarities": True, "random_seed": 2024}
-    config["pipeline"] = [diet if c["name"] == "nlu.classifiers.NormalizedLogisticRegressionClassifier" else c
+    # DIET reads the per-token (sequence) features that the project's sentence-only featurizers drop.
+    config["pipeline"] = [diet if c["name"] == "nlu.classifiers.NormalizedLogisticRegressionClassifier"
+                          else {**c, "name": SENTENCE_ONLY_TO_STOCK.get(c["name"], c["name"])}
                           for c in config["pipeline"]]
     return yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
 

@@ -110,3 +110,18 @@ def test_a_forced_theft_is_not_called_ambiguous_by_the_fallback_classifier():
     FallbackClassifier(config).process([message])
     assert message.get(INTENT)["name"] == "suspected_theft"
     assert [r["name"] for r in message.get(INTENT_RANKING_KEY)][:2] == ["suspected_theft", "greet"]
+
+
+def test_tokens_hash_once_and_again_after_a_change(tokenizer):
+    """WalletToken keeps Rasa's fingerprint (the training cache's key) and drops it when the token changes."""
+    from rasa.nlu.tokenizers.tokenizer import Token
+
+    message = Message(data={TEXT: "我的USDT被盗了"})
+    tokenizer.process([message])
+    token = message.get(TOKENS_NAMES[TEXT])[0]
+    plain = Token(token.text, token.start, token.end, dict(token.data), token.lemma)
+    assert token.fingerprint() == plain.fingerprint()
+    token.set("pattern", {"chain": True})
+    plain.set("pattern", {"chain": True})
+    assert token.fingerprint() == plain.fingerprint()
+    assert token.fingerprint() != Token(token.text, token.start, token.end, {}, token.lemma).fingerprint()

@@ -1,0 +1,70 @@
+"""Rasa's sparse featurizers, keeping only the sentence row the classifier reads.
+
+``NormalizedLogisticRegressionClassifier`` (``nlu/classifiers.py``) reads only the
+sentence features of a message. Rasa's ``CountVectorsFeaturizer`` and ``RegexFeaturizer``
+also attach a sequence matrix (one row per token), and after every featurizer Rasa's
+training graph fingerprints the whole training data, turning each sparse matrix into
+text (``rasa.shared.nlu.training_data.util.sparse_matrix_to_string``): seconds of every
+training for matrices nothing here reads.
+
+These subclasses build the vocabulary and the features exactly as Rasa does and attach
+only the sentence row. A pipeline that needs sequence features (DIET, CRF entities) uses
+Rasa's own classes instead (``bench/nlu_bench.py`` swaps them back for its DIET variant).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Optional, Text, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.sparse_featurizer.regex_featurizer import RegexFeaturizer
+from rasa.shared.nlu.training_data.message import Message
+
+# Names in config.yml, and the Rasa classes they stand for (for pipelines that need sequences).
+SENTENCE_ONLY_TO_STOCK: Dict[Text, Text] = {
+    "nlu.featurizers.SentenceCountVectorsFeaturizer": "CountVectorsFeaturizer",
+    "nlu.featurizers.SentenceRegexFeaturizer": "RegexFeaturizer",
+}
+
+
+class SentenceFeaturesOnly:
+    """Mixin for a Rasa sparse featurizer: drop the sequence matrix, keep the sentence row."""
+
+    def add_features_to_message(self, sequence: Any, sentence: Optional[Any], attribute: Text,
+                                message: Message) -> None:
+        super().add_features_to_message(None, sentence, attribute, message)  # type: ignore[misc]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class SentenceCountVectorsFeaturizer(SentenceFeaturesOnly, CountVectorsFeaturizer):
+    """Rasa's CountVectorsFeaturizer (same options), sentence features only."""
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class SentenceRegexFeaturizer(SentenceFeaturesOnly, RegexFeaturizer):
+    """Rasa's RegexFeaturizer (same options), sentence features only.
+
+    Rasa's version also marks every token with the patterns it matched (for the CRF entity
+    extractor, not in this pipeline); the mark changes every token, so the training graph
+    hashed them all again (about 6 s). The sentence row is computed as Rasa computes it: a
+    pattern is on when one of its matches overlaps a token.
+    """
+
+    def _features_for_patterns(self, message: Message, attribute: Text) -> Tuple[None, Optional[sp.coo_matrix]]:
+        text = message.get(attribute)
+        tokens = message.get(TOKENS_NAMES[attribute], [])
+        if not text or not tokens:
+            return None, None
+        flags = 0 if self.case_sensitive else re.IGNORECASE
+        sentence = np.zeros([1, len(self.known_patterns)])
+        for index, pattern in enumerate(self.known_patterns):
+            for match in re.finditer(pattern["pattern"], text, flags=flags):
+                if any(t.start < match.end() and t.end > match.start() for t in tokens):
+                    sentence[0][index] = 1.0
+                    break
+        return None, sp.coo_matrix(sentence)
