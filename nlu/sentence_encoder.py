@@ -36,6 +36,8 @@ from threadpoolctl import ThreadpoolController
 
 LAYERS = 6
 HEADS = 12
+# Texts per pass in SentenceEncoder.encode (measured: 4, 8 and 16 within 10 %; 8 the fastest).
+PACK = 8
 LAYER_NORM_EPS = 1e-12
 # all-MiniLM-L6-v2 was trained on pairs of at most 128 word pieces.
 MAX_TOKENS = 128
@@ -167,40 +169,51 @@ class SentenceEncoder:
     def encode_one(self, text: str) -> np.ndarray:
         """One text's embedding, on one BLAS thread (call from one thread at a time: the limit is process-wide)."""
         with _BLAS.limit(limits=1, user_api="blas"):
-            return self._forward(text)
+            return self._forward([text])[0]
 
-    def _forward(self, text: str) -> np.ndarray:
-        ids = np.asarray(self.tokenizer.ids(text))
-        n = len(ids)
+    def _forward(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of a few texts in one pass: their tokens are stacked into one matrix.
+
+        Every layer but attention works token by token, so the texts' tokens go through those
+        products together (larger products run closer to the machine's peak); attention is
+        computed per text on its rows. The result equals one pass per text.
+        """
+        ids = [np.asarray(self.tokenizer.ids(text)) for text in texts]
+        bounds = np.cumsum([0] + [len(i) for i in ids])
         words, positions, token_type, norm_w, norm_b = self._embeddings
-        x = _layer_norm(words[ids] + positions[:n] + token_type, norm_w, norm_b)
+        x = _layer_norm(words[np.concatenate(ids)] + positions[np.concatenate([np.arange(len(i)) for i in ids])]
+                        + token_type, norm_w, norm_b)
         head = self.width // HEADS
         scale = np.float32(1.0 / np.sqrt(head))
         for (qkv, qkv_b, out_w, out_b, norm1_w, norm1_b, up_w, up_b, down_w, down_b, norm2_w, norm2_b) in self._layers:
             q, k, v = np.split(x @ qkv + qkv_b, 3, axis=1)
-            q = q.reshape(n, HEADS, head).transpose(1, 0, 2)
-            k = k.reshape(n, HEADS, head).transpose(1, 2, 0)
-            v = v.reshape(n, HEADS, head).transpose(1, 0, 2)
-            scores = (q @ k) * scale
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            attended = (scores @ v).transpose(1, 0, 2).reshape(n, self.width)
+            attended = np.empty_like(x)
+            for start, end in zip(bounds[:-1], bounds[1:]):
+                n = end - start
+                scores = (q[start:end].reshape(n, HEADS, head).transpose(1, 0, 2)
+                          @ k[start:end].reshape(n, HEADS, head).transpose(1, 2, 0)) * scale
+                scores = np.exp(scores - scores.max(-1, keepdims=True))
+                scores /= scores.sum(-1, keepdims=True)
+                attended[start:end] = (scores @ v[start:end].reshape(n, HEADS, head).transpose(1, 0, 2)
+                                       ).transpose(1, 0, 2).reshape(n, self.width)
             x = _layer_norm(attended @ out_w + out_b + x, norm1_w, norm1_b)
             x = _layer_norm(_gelu(x @ up_w + up_b) @ down_w + down_b + x, norm2_w, norm2_b)
-        pooled = x.mean(axis=0)
-        return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
+        pooled = np.vstack([x[start:end].mean(axis=0) for start, end in zip(bounds[:-1], bounds[1:])])
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return (pooled / norms).astype(np.float32)
 
     def encode(self, texts: Sequence[str], workers: int = 0) -> np.ndarray:
-        """One row per text, one text per pass on each of ``workers`` threads (default: one per core).
+        """One row per text: passes of PACK texts each, side by side on ``workers`` threads (default: one per core).
 
-        Padded batches were measured no faster here (matrix products dominate); passes side by
-        side are (NumPy releases the GIL in them).
+        Eight texts per pass on each core, one BLAS thread each, took 55 % of the time one text per
+        pass took (600 real messages: 6.5 s against 11.9 s); NumPy releases the GIL in the products.
         """
         if not texts:
             return np.zeros((0, self.width), dtype=np.float32)
-        workers = workers or min(len(texts), os.cpu_count() or 1)
+        packs = [texts[i:i + PACK] for i in range(0, len(texts), PACK)]
+        workers = workers or min(len(packs), os.cpu_count() or 1)
         with _BLAS.limit(limits=1, user_api="blas"):
             if workers <= 1:
-                return np.vstack([self._forward(text) for text in texts])
+                return np.vstack([self._forward(pack) for pack in packs])
             with ThreadPoolExecutor(workers) as pool:
-                return np.vstack(list(pool.map(self._forward, texts)))
+                return np.vstack(list(pool.map(self._forward, packs)))

@@ -28,7 +28,7 @@ if [[ -n "$latest" && -f "$STAMP" && "$(cat "$STAMP")" == "$(basename "$latest")
   echo "train: the latest model in models/ matches the data; not retraining"
   exit 0
 fi
-echo "train: training a model (about a minute on 2 cores)"
+echo "train: training a model (about 3 minutes on 2 cores)"
 start=$(date +%s)
 # --skip-validation: `rasa data validate` runs in the test suite (tests/test_data.py) and `make
 # validate`; repeating it here cost 6 s of the 3-minute training budget.

@@ -111,3 +111,11 @@ def test_featurizer_reports_a_missing_model_directory(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidConfigException, match="sentence_model.sh"):
         load_encoder(str(tmp_path / "nowhere"))
+
+
+def test_texts_packed_into_one_pass_match_the_reference(encoder: SentenceEncoder) -> None:
+    """encode() stacks several texts' tokens in one pass: each row must still be that text's own embedding."""
+    texts = ["ok"] + [case["text"] for case in REFERENCE] + ["my wallet was drained " * 40]
+    batch = encoder.encode(texts, workers=1)
+    for case, row in zip(REFERENCE, batch[1:]):
+        np.testing.assert_allclose(row, np.asarray(case["embedding"]), atol=1e-5)
