@@ -176,7 +176,7 @@ class SentenceEncoder:
 
         Every layer but attention works token by token, so the texts' tokens go through those
         products together (larger products run closer to the machine's peak); attention is
-        computed per text on its rows. The result equals one pass per text.
+        computed per text on its rows. The result equals one pass per text to within float rounding (3e-8).
         """
         ids = [np.asarray(self.tokenizer.ids(text)) for text in texts]
         bounds = np.cumsum([0] + [len(i) for i in ids])
