@@ -130,14 +130,14 @@ class TriageFallbackClassifier(FallbackClassifier):
 
     def process(self, messages: List[Message]) -> List[Message]:
         by_rasa_rule: List[Message] = []
+        class_threshold = float(self.component_config[CLASS_THRESHOLD_KEY])
+        theft_share = float(self.component_config[THEFT_SHARE_KEY])
         for message in messages:
             top = (message.get(INTENT) or {}).get("name")
             ranking = message.get(INTENT_RANKING_KEY) or []
             if not top or not ranking or top in ANSWER_INTENTS:
                 by_rasa_rule.append(message)
                 continue
-            class_threshold = float(self.component_config[CLASS_THRESHOLD_KEY])
-            theft_share = float(self.component_config[THEFT_SHARE_KEY])
             chosen = choose_by_class(ranking, class_threshold,
                                      theft_share if has_words(message.get(TEXT) or "") else class_threshold)
             if chosen is None:

@@ -109,7 +109,7 @@ def test_a_small_theft_share_does_not_override_the_clear_reading():
     ranking = [{"name": "deposit_not_received", "confidence": 0.5}, {"name": "stuck_transaction", "confidence": 0.3},
                {"name": "suspected_theft", "confidence": 0.2}]
     assert choose_by_class(ranking)["name"] == "deposit_not_received"
-    # Without the theft rule (a share of one half, like the other classes) the same ranking is asked about.
+    # With a theft share of one half (no theft rule), a 0.4 theft share loses to the 0.6 majority.
     assert choose_by_class([{"name": "app_connectivity", "confidence": 0.6},
                             {"name": "suspected_theft", "confidence": 0.4}], theft_share=0.5)["name"] == "app_connectivity"
 
