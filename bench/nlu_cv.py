@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from bench.report import PROJECT_ROOT
 from nlu.classifiers import frequent_columns, idf_weights, normalized_blocks
-from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class
+from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class, has_words
 from nlu.gating import FALLBACK_THRESHOLD
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
 
@@ -129,12 +129,15 @@ class FeatureCapture:
 
 
 def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD,
-           theft_share: float = THEFT_SHARE) -> str:
+           theft_share: float = THEFT_SHARE, text: Optional[str] = None) -> str:
     """What the bot does with one ranking on a first message (nothing asked: answer intents count for no
     class): the intent it answers (``nlu.fallback.choose_by_class``, then ``nlu.gating``'s stricter
-    threshold for declining), or the fallback."""
+    threshold for declining), or the fallback. Given the ``text``, a message without words (a bare
+    hash) gets no smaller theft share, as in ``TriageFallbackClassifier``."""
     ranking = [{"name": str(intents[i]), "confidence": float(row[i])}
                for i in np.argsort(-row, kind="stable")[:RANKING_LENGTH]]
+    if text is not None and not has_words(text):
+        theft_share = class_threshold
     chosen = choose_by_class(ranking, class_threshold, theft_share)
     if chosen is None:
         return FALLBACK
@@ -205,7 +208,8 @@ def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
         intents, probabilities = fit(setting, X, y, weights, train, dense_width)(X[test])
-        pairs += [(examples[i], decide(intents, row, setting.class_threshold, setting.theft_share)) for i, row in zip(test, probabilities)]
+        pairs += [(examples[i], decide(intents, row, setting.class_threshold, setting.theft_share, examples[i].text))
+                  for i, row in zip(test, probabilities)]
     return scores(pairs)
 
 
@@ -241,7 +245,7 @@ def clause_triage_scores(examples: List[Example], features: FeatureCapture, fold
                              key=lambda r: -r["confidence"])[:10]
             if find_theft_signal(normalize_for_nlu(text)):
                 return {"text": text, "intent": {"name": "suspected_theft", "confidence": 1.0}, "intent_ranking": ranking}
-            name = decide(intents, row)
+            name = decide(intents, row, text=text)
             confidence = float(row[list(intents).index(name)]) if name != FALLBACK else FALLBACK_THRESHOLD
             return {"text": text, "intent": {"name": name, "confidence": confidence}, "intent_ranking": ranking}
 
@@ -251,7 +255,7 @@ def clause_triage_scores(examples: List[Example], features: FeatureCapture, fold
             for threshold, label in labels.items():
                 default, triage.CLAUSE_CONFIDENCE = triage.CLAUSE_CONFIDENCE, threshold
                 try:
-                    chosen = triage.triage_parse(examples[i].text, whole, parse)
+                    chosen = triage.triage_parse(examples[i].text, whole, lambda texts: [parse(t) for t in texts])
                 finally:
                     triage.CLAUSE_CONFIDENCE = default
                 pairs[label].append((examples[i], str(chosen["intent"]["name"])))

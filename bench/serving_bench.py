@@ -9,7 +9,11 @@ the turns, the in-process action gateway (FAQ answers run in the Rasa
 process), ``CachingSQLTrackerStore`` on SQLite, the file lock store and the
 desk. Each of C
 conversations sends a mix of FAQ and chit-chat messages, waiting for each
-reply, until the level's message budget is spent. The *flood* (issue #21) is 128
+reply, until the level's message budget is spent. *Real words* is the same at 32
+conversations with messages real users wrote (``tests/nlu/real_heldout.tsv``, both
+languages, three in four longer than one sentence, no text sent twice): the cost the
+sentence encoder and clause triage add, which the short mix, answered from caches,
+does not show. The *flood* (issue #21) is 128
 new conversations at once, each sending 4 messages, run in alternating rounds on
 stock Rasa, this project and this project with ``RASA_OPTIMISATIONS=off``; after it
 the memory of every process of each side is read (RSS, PSS, and the group's
@@ -25,12 +29,14 @@ import json
 import secrets
 import statistics
 import tempfile
+import random
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import aiohttp
 
+from bench.nlu_real import load_heldout
 from bench.report import percentile, write_result
 from bench.stock import StockRasa
 from tests.servers import RunningStack, start_stack
@@ -38,10 +44,20 @@ from tests.servers import RunningStack, start_stack
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIX = ["你好", "怎么创建钱包", "gas费是什么", "app打不开", "怎么备份助记词", "谢谢", "支持哪些链", "怎么添加代币"]
 LEVELS = (1, 8, 32, 128)
+REAL_WORDS_CONCURRENCY, REAL_WORDS_MESSAGES = 32, 512
 FLOOD_CONVERSATIONS, FLOOD_MESSAGES_EACH, FLOOD_ROUNDS = 128, 4, 3
 
 
-async def load(url: str, concurrency: int, messages: int, keep_latencies: bool = False) -> Dict[str, Any]:
+def real_words(count: int) -> List[str]:
+    """``count`` different messages real users wrote, both languages, in a fixed shuffled order."""
+    texts = list(dict.fromkeys(example.text for example in load_heldout()))
+    random.Random(7).shuffle(texts)
+    return texts[:count]
+
+
+async def load(url: str, concurrency: int, messages: int, keep_latencies: bool = False,
+               texts: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """C conversations until ``messages`` are answered: the short MIX in turn, or each of ``texts`` once."""
     latencies: List[float] = []
     failures = 0
     budget = [messages]
@@ -52,10 +68,11 @@ async def load(url: str, concurrency: int, messages: int, keep_latencies: bool =
         turn = 0
         while budget[0] > 0:
             budget[0] -= 1
+            text = MIX[(index + turn) % len(MIX)] if texts is None else texts[budget[0] % len(texts)]
             started = time.monotonic()
             try:
                 async with session.post(f"{url}/webhooks/rest/webhook",
-                                        json={"sender": sender, "message": MIX[(index + turn) % len(MIX)]}) as answer:
+                                        json={"sender": sender, "message": text}) as answer:
                     body = await answer.json(content_type=None)
                     if answer.status != 200 or not body:
                         failures += 1
@@ -139,7 +156,8 @@ def _ours(stack: RunningStack) -> _Side:
     return _Side(stack.rasa_url, stack.server_pids())
 
 
-def run(budget_per_level: int, levels: Sequence[int] = LEVELS, flood_rounds: int = FLOOD_ROUNDS) -> List[Dict[str, Any]]:
+def run(budget_per_level: int, levels: Sequence[int] = LEVELS, flood_rounds: int = FLOOD_ROUNDS,
+        real_messages: int = REAL_WORDS_MESSAGES) -> List[Dict[str, Any]]:
     rows: List[Dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as work_dir:
         work = Path(work_dir)
@@ -172,6 +190,12 @@ def run(budget_per_level: int, levels: Sequence[int] = LEVELS, flood_rounds: int
                     rows.append({"server": label, "concurrency": level, "scenario": "steady",
                                  **asyncio.run(load(url, level, messages))})
                     print(json.dumps(rows[-1]))
+            if real_messages:
+                texts = real_words(real_messages)
+                for label, url in (("ours", ours.rasa_url), ("stock", stock.url)):
+                    rows.append({"server": label, "concurrency": REAL_WORDS_CONCURRENCY, "scenario": "real words",
+                                 **asyncio.run(load(url, REAL_WORDS_CONCURRENCY, len(texts), texts=texts))})
+                    print(json.dumps(rows[-1]))
         finally:
             stock.stop()
             ours.stop()
@@ -183,6 +207,7 @@ def run(budget_per_level: int, levels: Sequence[int] = LEVELS, flood_rounds: int
 def write(rows: List[Dict[str, Any]], out: Path) -> str:
     steady = [r for r in rows if r.get("scenario", "steady") == "steady"]
     floods = [r for r in rows if r.get("scenario") == "flood"]
+    real = [r for r in rows if r.get("scenario") == "real words"]
     lines = ["| concurrency | server | messages | failed | msg/s | p50 ms | p95 ms | p99 ms |",
              "|---|---|---|---|---|---|---|---|"]
     for row in sorted(steady, key=lambda r: (r["concurrency"], r["server"] != "stock")):
@@ -194,6 +219,17 @@ def write(rows: List[Dict[str, Any]], out: Path) -> str:
         if len(pair) == 2:
             lines.append(f"| {level} | {pair['ours']['throughput_msg_s'] / pair['stock']['throughput_msg_s']:.2f}× | "
                          f"{pair['ours']['p99_ms'] / pair['stock']['p99_ms']:.2f}× |")
+    if real:
+        short = {r["server"]: r for r in steady if r["concurrency"] == REAL_WORDS_CONCURRENCY}
+        lines += ["", f"Real words: {REAL_WORDS_CONCURRENCY} conversations, {real[0]['messages'] + real[0]['failed']} "
+                      "different messages real users wrote (both languages), each sent once.", "",
+                  "| server | messages | failed | msg/s | p50 ms | p95 ms | p99 ms | msg/s against the short mix at the same concurrency |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in real:
+            base = short.get(row["server"])
+            ratio = f"{row['throughput_msg_s'] / base['throughput_msg_s']:.2f}×" if base else ""
+            lines.append(f"| {row['server']} | {row['messages']} | {row['failed']} | {row['throughput_msg_s']} | "
+                         f"{row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {ratio} |")
     if floods:
         stock = next((r for r in floods if r["server"] == "stock"), None)
         lines += ["", f"Flood: {FLOOD_CONVERSATIONS} new conversations at once, {FLOOD_MESSAGES_EACH} messages each, "
@@ -217,9 +253,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results/serving")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="steady levels, comma-separated ('' for none)")
     parser.add_argument("--flood-rounds", type=int, default=FLOOD_ROUNDS, help="rounds of the flood per server (0: none)")
+    parser.add_argument("--real-messages", type=int, default=REAL_WORDS_MESSAGES,
+                        help="real users' messages sent at 32 conversations (0: none)")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",") if level.strip()]
-    print(write(run(args.messages, levels, args.flood_rounds), args.out))
+    print(write(run(args.messages, levels, args.flood_rounds, args.real_messages), args.out))
 
 
 if __name__ == "__main__":

@@ -173,20 +173,21 @@ def _merged_entities(whole: Dict[str, Any], clauses: List[Tuple[int, Dict[str, A
     return entities
 
 
-def triage_parse(text: str, whole: Dict[str, Any], parse_clause: Callable[[str], Dict[str, Any]]) -> Dict[str, Any]:
-    """Segment ``text``; with more than one clause, parse each and :func:`decide`."""
+def triage_parse(text: str, whole: Dict[str, Any],
+                 parse_clauses: Callable[[List[str]], List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """Segment ``text``; with more than one clause, parse them (one call for all) and :func:`decide`."""
     if not text or text.startswith("/"):
         return whole
     clauses = segment(text)
     if len(clauses) < 2:
         return whole
-    parsed = [(offset, parse_clause(clause)) for offset, clause in clauses]
-    return decide(_without_chit_chat(whole, clauses, parsed, parse_clause), parsed)
+    parsed = list(zip((offset for offset, _clause in clauses), parse_clauses([clause for _offset, clause in clauses])))
+    return decide(_without_chit_chat(whole, clauses, parsed, parse_clauses), parsed)
 
 
 def _without_chit_chat(whole: Dict[str, Any], clauses: List[Tuple[int, str]],
                        parsed: List[Tuple[int, Dict[str, Any]]],
-                       parse_clause: Callable[[str], Dict[str, Any]]) -> Dict[str, Any]:
+                       parse_clauses: Callable[[List[str]], List[Dict[str, Any]]]) -> Dict[str, Any]:
     """The whole message's parse, re-done without its greeting and thanks.
 
     "Hi. How do I back up my wallet? Thanks!" was classified as a theft report (0.6) as a
@@ -203,7 +204,7 @@ def _without_chit_chat(whole: Dict[str, Any], clauses: List[Tuple[int, str]],
             if intent_of(parse)[0] not in _CHIT_CHAT]
     if not kept or len(kept) == len(clauses):
         return whole
-    rest = parse_clause("\n".join(kept))
+    rest = parse_clauses(["\n".join(kept)])[0]
     rest_intent, _ = intent_of(rest)
     if not rest_intent or rest_intent == FALLBACK or urgency(rest_intent) >= 4:
         return whole  # no problem without the pleasantries either: "Thanks a lot. Have a nice day."

@@ -16,8 +16,9 @@ what differs from stock Rasa in this process:
 4. ``rasa.server._load_agent`` (``PUT /model``) re-applies 2 and 3 to the new agent:
    stock Rasa builds a new Agent, and the instance patches would be silently gone.
 5. ``MessageProcessor.parse_message`` triages long messages clause by clause
-   (``nlu.triage``) and gates answer intents by the dialogue state
-   (``nlu.gating``): both need the tracker, which NLU components never see.
+   (``nlu.triage``; the clauses in one run of the NLU graph, ``parse_with_graph``)
+   and gates answer intents by the dialogue state (``nlu.gating``): both need
+   the tracker, which NLU components never see.
    The text-only part (Rasa's parse and the triage) is kept per model by text
    (``parse_cache``, off with ``RASA_OPTIMISATIONS=off``); gating runs every time.
 6. ``MessageProcessor._predict_next_with_tracker`` keeps the policies' predictions
@@ -29,11 +30,13 @@ model reload built a new agent) is safe.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
+from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 
 from nlu import gating, triage
 from rasa_server import hot_path, parse_cache, prediction_cache, tracker_guard
@@ -69,11 +72,32 @@ async def _text_parse(self: MessageProcessor, message: UserMessage, tracker: Opt
     parse = await _stock_parse_message(self, message, tracker, only_output_properties)
     context = tracker or DialogueStateTracker.from_events(message.sender_id or "triage", [])
 
-    def parse_clause(clause: str) -> Dict[Text, Any]:
-        clause_message = UserMessage(clause, sender_id=message.sender_id, input_channel=message.input_channel)
-        return self._parse_message_with_graph(clause_message, context, only_output_properties)
+    def parse_clauses(clauses: List[str]) -> List[Dict[Text, Any]]:
+        clause_messages = [UserMessage(clause, sender_id=message.sender_id, input_channel=message.input_channel)
+                           for clause in clauses]
+        return parse_with_graph(self, clause_messages, context, only_output_properties)
 
-    return triage.triage_parse(message.text or "", parse, parse_clause)
+    return triage.triage_parse(message.text or "", parse, parse_clauses)
+
+
+def parse_with_graph(processor: MessageProcessor, messages: List[UserMessage], tracker: DialogueStateTracker,
+                     only_output_properties: bool = True) -> List[Dict[Text, Any]]:
+    """Rasa's ``_parse_message_with_graph`` for several messages in one run of the NLU graph.
+
+    A long message's clauses go through the pipeline together: one graph run instead of one per
+    clause, and the sentence encoder packs their texts into one pass (``EnglishSentenceFeaturizer``).
+    Each parse is built as Rasa builds it.
+    """
+    if not messages:
+        return []
+    results = processor.graph_runner.run(inputs={PLACEHOLDER_MESSAGE: messages, PLACEHOLDER_TRACKER: tracker},
+                                         targets=[processor.model_metadata.nlu_target])
+    parses = []
+    for parsed in results[processor.model_metadata.nlu_target]:
+        parse: Dict[Text, Any] = {TEXT: "", INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, ENTITIES: []}
+        parse.update(parsed.as_dict(only_output_properties=only_output_properties))
+        parses.append(parse)
+    return parses
 
 
 _stock_predict_next_with_tracker = MessageProcessor._predict_next_with_tracker

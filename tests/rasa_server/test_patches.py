@@ -30,3 +30,34 @@ def test_a_reloaded_model_keeps_the_gateway_and_the_strict_tracker_store(tmp_pat
         assert isinstance(agent.processor.action_endpoint, InProcessActionEndpoint)
     assert MessageProcessor.parse_message is patches.parse_message
     assert rasa.server._load_agent.__wrapped__.__name__ == "_load_agent"
+
+
+def test_clauses_are_parsed_in_one_graph_run_with_the_parses_one_run_each_gives():
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from nlu.triage import segment
+
+    agent = Agent.load(str(latest_model()))
+    processor = agent.processor
+    tracker = DialogueStateTracker.from_events("clauses", [])
+    text = ("Hi team, I love the app.\nI sent 100 USDT from Binance to my TRC20 address yesterday and it never arrived!! "
+            "今天早上钱包里的币全被转走了，不是我操作的。What do I do")
+    clauses = [clause for _start, clause in segment(text)]
+    assert len(clauses) >= 3
+    batch = patches.parse_with_graph(processor, [UserMessage(c, sender_id="clauses") for c in clauses], tracker)
+    for clause, parse in zip(clauses, batch):
+        alone = processor._parse_message_with_graph(UserMessage(clause, sender_id="clauses"), tracker)
+        assert parse["text"] == alone["text"] and parse["intent"]["name"] == alone["intent"]["name"]
+        assert abs(parse["intent"]["confidence"] - alone["intent"]["confidence"]) < 1e-4
+        assert parse["entities"] == alone["entities"]
+
+    runs = []
+    run = processor.graph_runner.run
+    processor.graph_runner.run = lambda *args, **kwargs: runs.append(1) or run(*args, **kwargs)
+    try:
+        asyncio.run(patches._text_parse(processor, UserMessage(text, sender_id="clauses"), tracker, True))
+    finally:
+        processor.graph_runner.run = run
+    assert len(runs) <= 3  # the whole message, its clauses together, and at most the rest without pleasantries

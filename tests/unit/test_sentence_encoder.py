@@ -119,3 +119,27 @@ def test_texts_packed_into_one_pass_match_the_reference(encoder: SentenceEncoder
     batch = encoder.encode(texts, workers=1)
     for case, row in zip(REFERENCE, batch[1:]):
         np.testing.assert_allclose(row, np.asarray(case["embedding"]), atol=1e-5)
+
+
+def test_featurizer_encodes_a_batch_in_one_packed_pass_and_keeps_recent_texts(encoder: SentenceEncoder,
+                                                                             monkeypatch) -> None:
+    # Clause triage sends a long message's clauses as one batch: one encode call for the texts not
+    # seen lately, each embedding as one text alone gets it; a text seen again is not encoded again.
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.sentence_features import EnglishSentenceFeaturizer
+
+    featurizer = EnglishSentenceFeaturizer({"model_dir": str(MODEL_DIR)}, "sentence", encoder)
+    calls = []
+    encode = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda texts, workers=0: calls.append(list(texts)) or encode(texts, workers))
+    texts = ["I sent USDT from Binance yesterday", "it never arrived", "what do I do", "it never arrived"]
+    messages = [Message(data={TEXT: t}) for t in texts]
+    featurizer.process(messages)
+    assert calls == [["I sent USDT from Binance yesterday", "it never arrived", "what do I do"]]
+    for message in messages:
+        _, sentence = message.get_dense_features(TEXT)
+        np.testing.assert_allclose(sentence.features[0], encoder.encode_one(message.get(TEXT)), atol=1e-5)
+    featurizer.process([Message(data={TEXT: "what do I do"}), Message(data={TEXT: "my funds are gone"})])
+    assert calls[1:] == [["my funds are gone"]]

@@ -8,6 +8,11 @@ def p(intent, confidence, entities=()):
             "intent_ranking": [{"name": intent, "confidence": confidence}], "entities": list(entities)}
 
 
+def each(parse_clause):
+    """triage_parse's batch parser from a one-clause parser."""
+    return lambda clauses: [parse_clause(clause) for clause in clauses]
+
+
 def test_segments_at_sentence_ends_and_glues_short_greetings():
     assert len(segment("你好。我是新用户，昨天从币安提USDT到钱包，到现在还没到账！怎么办？")) == 1  # greeting and "怎么办" glued on
     text = "Hi team, I love the app.\nI sent USDT from Binance yesterday and it never arrived!! What do I do"
@@ -56,7 +61,7 @@ def test_entities_of_every_clause_are_kept_at_whole_message_offsets():
     def parse_clause(clause):
         return p("deposit_not_received", 0.9, [entity] if "TRON" in clause else [])
 
-    result = triage_parse(text, p("deposit_not_received", 0.9), parse_clause)
+    result = triage_parse(text, p("deposit_not_received", 0.9), each(parse_clause))
     found = [e for e in result["entities"] if e["entity"] == "chain"]
     start = next(s for s, c in clauses if "TRON" in c)
     assert found and text[found[0]["start"]:found[0]["end"]] == text[start + 4:start + 8]
@@ -79,7 +84,7 @@ def test_a_thanks_clause_does_not_answer_a_vague_problem_message():
     def parse_clause(clause):
         return clause_intents.get(clause, p("nlu_fallback", 0.4))
 
-    assert triage_parse(text, p("nlu_fallback", 0.4), parse_clause)["intent"]["name"] == "nlu_fallback"
+    assert triage_parse(text, p("nlu_fallback", 0.4), each(parse_clause))["intent"]["name"] == "nlu_fallback"
 
 
 def test_pleasantries_are_dropped_and_the_rest_classified_again():
@@ -92,7 +97,7 @@ def test_pleasantries_are_dropped_and_the_rest_classified_again():
             return p("thanks", 0.99)
         return p("backup_mnemonic", 0.74)
 
-    result = triage_parse(text, p("suspected_theft", 0.6), parse_clause)
+    result = triage_parse(text, p("suspected_theft", 0.6), each(parse_clause))
     assert result["intent"]["name"] == "backup_mnemonic"
     assert seen[-1] == "Hi. How do I back up my wallet?"  # the rest, without the thanks
 
@@ -103,4 +108,18 @@ def test_a_thank_you_message_stays_a_thank_you():
     def parse_clause(clause):
         return p("thanks", 0.99) if clause.startswith("Thanks") else p("out_of_scope", 0.9)
 
-    assert triage_parse(text, p("thanks", 0.61), parse_clause)["intent"]["name"] == "thanks"
+    assert triage_parse(text, p("thanks", 0.61), each(parse_clause))["intent"]["name"] == "thanks"
+
+
+def test_all_clauses_are_parsed_in_one_call():
+    # One call, one run of the NLU graph (rasa_server.patches.parse_with_graph): the encoder packs the
+    # clauses into one pass instead of one pass per clause.
+    text = "Hi team, I love the app.\nI sent USDT from Binance yesterday and it never arrived!! What do I do"
+    calls = []
+
+    def parse_clauses(clauses):
+        calls.append(list(clauses))
+        return [p("deposit_not_received", 0.95) for _ in clauses]
+
+    triage_parse(text, p("deposit_not_received", 0.9), parse_clauses)
+    assert len(calls) == 1 and calls[0] == [clause for _start, clause in segment(text)]

@@ -124,3 +124,16 @@ def test_a_bare_hash_is_asked_about_not_answered_as_theft():
     worded = parsed(*ranking)
     worded.set(TEXT, "钱包里的币突然少了 0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
     assert classify(worded) == "suspected_theft"
+
+
+def test_cross_validation_decides_a_bare_hash_as_the_served_model_does():
+    # bench.nlu_cv scores the same decision the model makes: without the bare-hash rule, its theft
+    # numbers counted a pasted hash as a theft report that the served model asks about.
+    import numpy as np
+
+    from bench.nlu_cv import decide
+
+    intents = np.array(["suspected_theft", "deposit_not_received", "failed_transaction", "app_connectivity"])
+    row = np.array([0.34, 0.2, 0.16, 0.3])
+    assert decide(intents, row, text="0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318") == "nlu_fallback"
+    assert decide(intents, row, text="钱包里的币突然少了") == "suspected_theft"
