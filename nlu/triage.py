@@ -11,7 +11,8 @@ whole message), and the runner-up problem is kept under ``triage`` so the reply
 can offer it as a button.
 
 Pure functions over parse dictionaries: the Rasa process calls them from
-``rasa_server.patches`` (through :func:`triage_parse`), the NLU benchmark the same way.
+``rasa_server.patches`` (:func:`clauses_to_parse`, then :func:`triage_clauses` on the parses of
+one graph run), the NLU benchmark through :func:`triage_parse`.
 """
 
 from __future__ import annotations
@@ -173,16 +174,28 @@ def _merged_entities(whole: Dict[str, Any], clauses: List[Tuple[int, Dict[str, A
     return entities
 
 
+def clauses_to_parse(text: str) -> List[Tuple[int, str]]:
+    """The clauses :func:`triage_clauses` needs parsed: none for a one-clause message or a command."""
+    if not text or text.startswith("/"):
+        return []
+    clauses = segment(text)
+    return clauses if len(clauses) >= 2 else []
+
+
+def triage_clauses(whole: Dict[str, Any], clauses: List[Tuple[int, str]], parsed: List[Dict[str, Any]],
+                   parse_clauses: Callable[[List[str]], List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """:func:`decide` on the whole message's parse and its clauses' parses (one per clause, in order)."""
+    with_offsets = list(zip((offset for offset, _clause in clauses), parsed))
+    return decide(_without_chit_chat(whole, clauses, with_offsets, parse_clauses), with_offsets)
+
+
 def triage_parse(text: str, whole: Dict[str, Any],
                  parse_clauses: Callable[[List[str]], List[Dict[str, Any]]]) -> Dict[str, Any]:
     """Segment ``text``; with more than one clause, parse them (one call for all) and :func:`decide`."""
-    if not text or text.startswith("/"):
+    clauses = clauses_to_parse(text)
+    if not clauses:
         return whole
-    clauses = segment(text)
-    if len(clauses) < 2:
-        return whole
-    parsed = list(zip((offset for offset, _clause in clauses), parse_clauses([clause for _offset, clause in clauses])))
-    return decide(_without_chit_chat(whole, clauses, parsed, parse_clauses), parsed)
+    return triage_clauses(whole, clauses, parse_clauses([clause for _offset, clause in clauses]), parse_clauses)
 
 
 def _without_chit_chat(whole: Dict[str, Any], clauses: List[Tuple[int, str]],

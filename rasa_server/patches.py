@@ -30,8 +30,10 @@ model reload built a new agent) is safe.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Dict, List, Optional, Text
 
+import rasa.core.processor as rasa_processor
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
@@ -68,16 +70,35 @@ async def parse_message(self: MessageProcessor, message: UserMessage,
 
 async def _text_parse(self: MessageProcessor, message: UserMessage, tracker: Optional[DialogueStateTracker],
                       only_output_properties: bool) -> Dict[Text, Any]:
-    """Rasa's parse and the clause triage: what the message's text and the model alone decide."""
-    parse = await _stock_parse_message(self, message, tracker, only_output_properties)
+    """Rasa's parse and the clause triage: what the message's text and the model alone decide.
+
+    A message of several clauses goes through the NLU graph once with its clauses (the
+    encoder packs them all into one pass); Rasa's own parse takes the rest.
+    """
+    clauses = triage.clauses_to_parse(message.text or "")
+    if not clauses:
+        return await _stock_parse_message(self, message, tracker, only_output_properties)
     context = tracker or DialogueStateTracker.from_events(message.sender_id or "triage", [])
 
-    def parse_clauses(clauses: List[str]) -> List[Dict[Text, Any]]:
-        clause_messages = [UserMessage(clause, sender_id=message.sender_id, input_channel=message.input_channel)
-                           for clause in clauses]
-        return parse_with_graph(self, clause_messages, context, only_output_properties)
+    def as_messages(texts: List[str]) -> List[UserMessage]:
+        return [UserMessage(text, sender_id=message.sender_id, input_channel=message.input_channel) for text in texts]
 
-    return triage.triage_parse(message.text or "", parse, parse_clauses)
+    def parse_clauses(texts: List[str]) -> List[Dict[Text, Any]]:
+        return parse_with_graph(self, as_messages(texts), context, only_output_properties)
+
+    whole, *parsed = parse_with_graph(self, [message] + as_messages([clause for _offset, clause in clauses]),
+                                      context, only_output_properties)
+    _as_rasa_parse_finishes(self, whole)
+    return triage.triage_clauses(whole, clauses, parsed, parse_clauses)
+
+
+def _as_rasa_parse_finishes(processor: MessageProcessor, parse: Dict[Text, Any]) -> None:
+    """What ``MessageProcessor.parse_message`` does after its graph run (Rasa 3.6), for a parse made here."""
+    processor._update_full_retrieval_intent(parse)
+    rasa_processor.structlogger.debug("processor.message.parse", parse_data_text=copy.deepcopy(parse["text"]),
+                                      parse_data_intent=parse["intent"],
+                                      parse_data_entities=copy.deepcopy(parse["entities"]))
+    processor._check_for_unseen_features(parse)
 
 
 def parse_with_graph(processor: MessageProcessor, messages: List[UserMessage], tracker: DialogueStateTracker,
