@@ -26,6 +26,10 @@ ZH_THEFT_WORDS = (
     "地址被替换", "地址被篡改", "地址被改了", "不是我本人", "没有签名就被", "被人转账",
     "助记词泄露", "助记词被盗", "私钥泄露", "私钥被盗", "被骗了", "被骗走", "资产被转", "币被转",
     "钱被转", "u被转", "被转光", "被盗转", "被盗取", "盗取", "被扫走", "被人提走", "陌生地址转走",
+    # TRON account-permission hijacks: a thief adds his key as owner ("被多签") and the victim can no
+    # longer move the funds. ("多签" alone is a feature: 怎么设置多签.)
+    "被多签", "被恶意多签", "多签被改", "权限被改", "权限被修改", "权限被人改", "owner权限被",
+    "被人操控", "被人控制", "钱包被控制", "账户被控制",
 )
 EN_THEFT_WORDS = (
     "stolen", "stole", "hacked", "drained", "unauthorized transfer", "unauthorised transfer",

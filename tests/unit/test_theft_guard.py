@@ -115,3 +115,20 @@ def test_warnings_hypotheticals_others_and_stolen_devices_do_not_fire(text):
 ])
 def test_the_narrower_cues_keep_real_reports(text):
     assert find_theft_signal(normalize_for_nlu(text)) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "我的波场钱包被多签了，币转不出去",
+    "TP钱包账户权限被修改了，owner不是我的地址",
+    "請問我的錢包被人操控了，有沒有辦法把owner權限改回來",
+])
+def test_tron_permission_hijacks_fire(text):
+    """A thief made himself the account's owner: the funds are his to move, the victim's are frozen."""
+    assert find_theft_signal(normalize_for_nlu(text)) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "怎么设置多签钱包", "怎么防止被多签", "多签账户转账需要几个签名", "担心钱包被人控制，怎么检查权限",
+])
+def test_multisig_and_permission_questions_do_not_fire(text):
+    assert find_theft_signal(normalize_for_nlu(text)) is None
