@@ -7,6 +7,7 @@ from aiohttp import web
 
 from bench import serving_bench
 from safety.text import detect_language
+from tests.http_standin import serving
 
 
 def test_real_words_are_different_messages_in_both_languages() -> None:
@@ -24,17 +25,8 @@ def test_load_sends_every_given_text_exactly_once() -> None:
         return web.json_response([{"recipient_id": "x", "text": "ok"}])
 
     async def scenario() -> dict:
-        app = web.Application()
-        app.router.add_post("/webhooks/rest/webhook", webhook)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
-            return await serving_bench.load(f"http://127.0.0.1:{port}", 8, 50, texts=[f"message {n}" for n in range(50)])
-        finally:
-            await runner.cleanup()
+        async with serving("/webhooks/rest/webhook", webhook) as url:
+            return await serving_bench.load(url, 8, 50, texts=[f"message {n}" for n in range(50)])
 
     result = asyncio.run(scenario())
     assert result["messages"] == 50 and result["failed"] == 0
