@@ -56,6 +56,10 @@ EN_THEFT_WORDS = (
     "wallet compromised", "account compromised", "account was compromised", "account is compromised",
     "account got compromised", "not signed by me", "wasn't signed by me", "was not signed by me",
     "i never signed", "transaction never made", "transfer never made",
+    # Round 14: a transfer disowned or an intruder named without "stolen" ("a transfer which I did not do").
+    "which i did not do", "that i did not do", "which i didn't do", "that i didn't do", "it was not me",
+    "it wasn't me", "without my knowledge", "without me knowing", "somebody took", "someone got access",
+    "someone accessed my", "gained access to my wallet",
 )
 # Cues that turn a theft word into a denial or a hypothetical question.
 ZH_NEGATION_CUES = (

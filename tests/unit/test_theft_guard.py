@@ -132,3 +132,20 @@ def test_tron_permission_hijacks_fire(text):
 ])
 def test_multisig_and_permission_questions_do_not_fire(text):
     assert find_theft_signal(normalize_for_nlu(text)) is None
+
+
+@pytest.mark.parametrize("text", [
+    "There is a transfer in my history which I did not do, all my ETH went to an unknown address",
+    "Someone got access to my wallet and moved everything out",
+    "My USDT was sent out without my knowledge last night",
+])
+def test_disowned_transfers_and_intruders_fire(text):
+    assert find_theft_signal(normalize_for_nlu(text)) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "I'm worried somebody took a photo of my recovery phrase, what should I do to be safe?",
+    "I'm afraid someone got access to my wallet, how can I check?",
+])
+def test_worries_about_an_intruder_do_not_fire(text):
+    assert find_theft_signal(normalize_for_nlu(text)) is None
