@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from bench.report import PROJECT_ROOT
 from nlu.classifiers import frequent_columns, idf_weights, normalized_blocks
-from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class, has_words
+from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class, theft_share_for
 from nlu.gating import FALLBACK_THRESHOLD
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
 
@@ -136,8 +136,8 @@ def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_
     hash) gets no smaller theft share, as in ``TriageFallbackClassifier``."""
     ranking = [{"name": str(intents[i]), "confidence": float(row[i])}
                for i in np.argsort(-row, kind="stable")[:RANKING_LENGTH]]
-    if text is not None and not has_words(text):
-        theft_share = class_threshold
+    if text is not None:
+        theft_share = theft_share_for(text, theft_share, class_threshold)
     chosen = choose_by_class(ranking, class_threshold, theft_share)
     if chosen is None:
         return FALLBACK

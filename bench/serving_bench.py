@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import secrets
 import statistics
 import tempfile
-import random
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence

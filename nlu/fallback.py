@@ -69,6 +69,12 @@ def has_words(text: str) -> bool:
     return bool(_WORD.search(_NOT_WORDS.sub(" ", text or "")))
 
 
+def theft_share_for(text: str, theft_share: float, class_threshold: float) -> float:
+    """The share the theft class needs for ``text``: the smaller ``theft_share`` only when it has words
+    (:func:`has_words`); a bare hash, key or link needs what every class needs."""
+    return theft_share if has_words(text) else class_threshold
+
+
 def class_masses(ranking: List[Dict[str, Any]]) -> Tuple[Dict[str, float], Dict[str, Dict[str, Any]]]:
     """Each triage class's summed confidence, and its best intent (answer intents and the fallback left out)."""
     mass: Dict[str, float] = defaultdict(float)
@@ -139,7 +145,7 @@ class TriageFallbackClassifier(FallbackClassifier):
                 by_rasa_rule.append(message)
                 continue
             chosen = choose_by_class(ranking, class_threshold,
-                                     theft_share if has_words(message.get(TEXT) or "") else class_threshold)
+                                     theft_share_for(message.get(TEXT) or "", theft_share, class_threshold))
             if chosen is None:
                 self._ask(message)
                 continue

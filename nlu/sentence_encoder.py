@@ -166,11 +166,6 @@ class SentenceEncoder:
                 w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"],
             ))
 
-    def encode_one(self, text: str) -> np.ndarray:
-        """One text's embedding, on one BLAS thread (call from one thread at a time: the limit is process-wide)."""
-        with _BLAS.limit(limits=1, user_api="blas"):
-            return self._forward([text])[0]
-
     def _forward(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of a few texts in one pass: their tokens are stacked into one matrix.
 
@@ -207,6 +202,7 @@ class SentenceEncoder:
 
         Eight texts per pass on each core, one BLAS thread each, took 55 % of the time one text per
         pass took (600 real messages: 6.5 s against 11.9 s); NumPy releases the GIL in the products.
+        Call it from one thread at a time: the one-thread BLAS limit is process-wide.
         """
         if not texts:
             return np.zeros((0, self.width), dtype=np.float32)

@@ -21,6 +21,11 @@ MODEL_DIR = ROOT / "var/sentence/all-minilm-l6-v2"
 REFERENCE = json.loads((Path(__file__).parent / "data/minilm_reference.json").read_text(encoding="utf-8"))
 
 
+def alone(encoder: SentenceEncoder, text: str) -> np.ndarray:
+    """``text``'s embedding from a pass of its own: what packed passes must reproduce."""
+    return encoder.encode([text], workers=1)[0]
+
+
 @pytest.fixture(scope="module")
 def encoder() -> SentenceEncoder:
     if not (MODEL_DIR / "model.safetensors").is_file():
@@ -35,7 +40,7 @@ def test_token_ids_match_the_reference_tokenizer(encoder: SentenceEncoder, case:
 
 @pytest.mark.parametrize("case", REFERENCE, ids=lambda case: case["text"][:30])
 def test_embedding_matches_the_reference(encoder: SentenceEncoder, case: dict) -> None:
-    embedding = encoder.encode_one(case["text"])
+    embedding = alone(encoder, case["text"])
     assert embedding.shape == (384,)
     np.testing.assert_allclose(embedding, np.asarray(case["embedding"]), atol=1e-5)
 
@@ -49,7 +54,7 @@ def test_a_batch_of_different_lengths_equals_one_at_a_time(encoder: SentenceEnco
     batch = encoder.encode(texts, workers=workers)
     assert batch.shape == (len(texts), encoder.width)
     for text, row in zip(texts, batch):
-        np.testing.assert_allclose(row, encoder.encode_one(text), atol=1e-5)
+        np.testing.assert_allclose(row, alone(encoder, text), atol=1e-5)
     # The one-thread limit of a pass is lifted afterwards: the process's other BLAS work keeps its threads.
     assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == blas_threads
 
@@ -70,7 +75,7 @@ def test_the_featurizer_gives_training_data_the_embeddings_it_gives_messages(enc
         if example.get(TEXT) == "钱包被盗了":
             assert sentence is None
         else:
-            np.testing.assert_allclose(sentence.features[0], encoder.encode_one(example.get(TEXT)), atol=1e-6)
+            np.testing.assert_allclose(sentence.features[0], alone(encoder, example.get(TEXT)), atol=1e-6)
 
 
 def test_similar_meanings_are_closer_than_different_ones(encoder: SentenceEncoder) -> None:
@@ -99,7 +104,7 @@ def test_featurizer_embeds_english_and_skips_chinese_and_empty(encoder: Sentence
                                       ("my funds are gone", "钱包被盗了", "我的usdt一直pending", " "))
     featurizer.process([english, chinese, mixed, empty])
     _, sentence = english.get_dense_features(TEXT)
-    np.testing.assert_allclose(sentence.features[0], encoder.encode_one("my funds are gone"), atol=1e-6)
+    np.testing.assert_allclose(sentence.features[0], alone(encoder, "my funds are gone"), atol=1e-6)
     for message in (chinese, mixed, empty):
         assert message.get_dense_features(TEXT) == (None, None)
 
@@ -131,15 +136,16 @@ def test_featurizer_encodes_a_batch_in_one_packed_pass_and_keeps_recent_texts(en
     from nlu.sentence_features import EnglishSentenceFeaturizer
 
     featurizer = EnglishSentenceFeaturizer({"model_dir": str(MODEL_DIR)}, "sentence", encoder)
+    texts = ["I sent USDT from Binance yesterday", "it never arrived", "what do I do", "it never arrived"]
+    expected = {text: alone(encoder, text) for text in texts}  # before encode() is watched
     calls = []
     encode = encoder.encode
     monkeypatch.setattr(encoder, "encode", lambda texts, workers=0: calls.append(list(texts)) or encode(texts, workers))
-    texts = ["I sent USDT from Binance yesterday", "it never arrived", "what do I do", "it never arrived"]
     messages = [Message(data={TEXT: t}) for t in texts]
     featurizer.process(messages)
     assert calls == [["I sent USDT from Binance yesterday", "it never arrived", "what do I do"]]
     for message in messages:
         _, sentence = message.get_dense_features(TEXT)
-        np.testing.assert_allclose(sentence.features[0], encoder.encode_one(message.get(TEXT)), atol=1e-5)
+        np.testing.assert_allclose(sentence.features[0], expected[message.get(TEXT)], atol=1e-5)
     featurizer.process([Message(data={TEXT: "what do I do"}), Message(data={TEXT: "my funds are gone"})])
     assert calls[1:] == [["my funds are gone"]]
