@@ -227,7 +227,9 @@ def _english_mnemonics(text: str, has_cue: bool) -> List[Finding]:
     for token in _EN_WORD.finditer(text):
         if len(token.group(0)) >= 3 * MIN_PARTIAL_WORDS:
             split = _split_concatenated(token.group(0))
-            if split and len(split) >= MIN_PARTIAL_WORDS and not _reads_as_prose(split):
+            # Decided as the same words with spaces would be: a checksum-valid phrase is a seed even
+            # when half its words are everyday English ("wherehelpcourse…because…onlysuchplace").
+            if split and len(split) >= MIN_PARTIAL_WORDS and _english_secret_run(split, has_cue):
                 findings.append(Finding("mnemonic", token.start(), token.end()))
     return findings
 

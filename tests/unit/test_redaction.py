@@ -52,6 +52,15 @@ def test_fresh_mnemonics_are_hidden_in_every_pasted_form(language, strength):
             assert MARKERS["mnemonic"] in result.text
 
 
+def test_a_valid_phrase_pasted_unspaced_is_hidden_even_when_half_its_words_are_everyday_english():
+    # A fresh draw a CI run found: spaced, the checksum caught it; unspaced, only the everyday-English
+    # test decided, and half the words (where, help, because, only, such, place) read as prose.
+    words = "where help course devote enrich rifle because truth opinion only such place".split()
+    assert Mnemonic("english").check(" ".join(words))
+    result = redact("".join(words))
+    assert result.kinds == {"mnemonic"} and no_run_of_four(words, result.text)
+
+
 # Generated phrases whose characters happen to read half as words ("点灯", "景观", "或"): about 1 draw
 # in 2,000, found by a CI run that pasted fresh phrases. The checksum-valid whole message is a phrase.
 UNLUCKY_DRAWS = ["在伯什所袖厘升盆植晚罪训", "下拨尝递胁读两尺任返反吹", "能践礼险缓法暴或点灯景观",
