@@ -33,7 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from bench.report import PROJECT_ROOT
-from nlu.classifiers import frequent_columns, idf_weights, normalized_blocks
+from nlu.classifiers import (NormalizedLogisticRegressionClassifier, frequent_columns, idf_weights, normalized_blocks,
+                             with_neighbour_vote)
 from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class, theft_share_for
 from nlu.gating import FALLBACK_THRESHOLD
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
@@ -86,8 +87,7 @@ class FeatureCapture:
     def __init__(self, model: Path) -> None:
         from rasa.core.agent import Agent
 
-        from nlu.classifiers import NormalizedLogisticRegressionClassifier as Classifier
-
+        Classifier = NormalizedLogisticRegressionClassifier
         self._captured: List[sp.csr_matrix] = []
         self._cache: Dict[str, Optional[sp.csr_matrix]] = {}
         self.width = 0
@@ -167,17 +167,19 @@ class Setting:
     theft_share: float = THEFT_SHARE
     min_df: int = 2  # config.yml's
     tol: float = 4e-2  # config.yml's
+    neighbours_weight: float = 0.3  # config.yml's (k and temperature: the classifier's defaults)
 
     def label(self) -> str:
         return (f"C={self.C:g} real×{self.real_weight:g} class_weight={self.class_weight} "
-                f"class_threshold={self.class_threshold:g} theft_share={self.theft_share:g} min_df={self.min_df}")
+                f"class_threshold={self.class_threshold:g} theft_share={self.theft_share:g} min_df={self.min_df} "
+                f"neighbours={self.neighbours_weight:g}")
 
 
 def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
         train: np.ndarray, dense_width: int = 0) -> Callable[[sp.csr_matrix], Tuple[np.ndarray, np.ndarray]]:
     """The classifier as ``nlu.classifiers`` trains it (n-grams: log1p tf, idf, L2; the last ``dense_width``
-    columns, sentence embeddings: L2), fitted on ``train``: a function from raw feature rows to
-    (intents, probabilities)."""
+    columns, sentence embeddings: L2; the neighbours' vote on those), fitted on ``train``: a function from
+    raw feature rows to (intents, probabilities)."""
     from sklearn.linear_model import LogisticRegression
 
     n_sparse = X.shape[1] - dense_width
@@ -190,8 +192,25 @@ def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
 
     clf = LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
                              max_iter=1000, tol=setting.tol, random_state=42)
-    clf.fit(features(X[train]), y[train], sample_weight=weights[train])
-    return lambda rows: (clf.classes_, clf.predict_proba(features(rows)))
+    trained = features(X[train])
+    clf.fit(trained, y[train], sample_weight=weights[train])
+    defaults = NormalizedLogisticRegressionClassifier.get_default_config()
+
+    def dense(rows: sp.csr_matrix) -> np.ndarray:
+        return rows[:, rows.shape[1] - dense_width:].toarray().astype(np.float32)
+
+    pool = dense(trained) if dense_width and setting.neighbours_weight > 0 else np.zeros((0, 0), np.float32)
+    has_row = pool.any(axis=1) if pool.size else np.zeros(0, bool)
+    pool_labels = np.searchsorted(clf.classes_, y[train][has_row])
+    pool = pool[has_row]
+
+    def predict(rows: sp.csr_matrix) -> Tuple[np.ndarray, np.ndarray]:
+        normalized = features(rows)
+        return clf.classes_, with_neighbour_vote(
+            clf.predict_proba(normalized), dense(normalized), pool, pool_labels, setting.neighbours_weight,
+            int(defaults["neighbours_k"]), float(defaults["neighbours_temperature"]))
+
+    return predict
 
 
 def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
@@ -285,6 +304,8 @@ def main() -> None:
                         help="TriageFallbackClassifier's: the share of the ranking a triage class needs to be answered")
     parser.add_argument("--theft-share", type=float, nargs="+", default=[THEFT_SHARE],
                         help="TriageFallbackClassifier's: the share from which the theft class is answered")
+    parser.add_argument("--neighbours-weight", type=float, nargs="+", default=[Setting.neighbours_weight],
+                        help="the classifier's: the share of the nearest-neighbour vote on sentence embeddings")
     args = parser.parse_args()
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
@@ -320,10 +341,12 @@ def main() -> None:
              "| setting | triage | triage zh | theft recall | theft precision | oos handled | fine |",
              "|---|---|---|---|---|---|---|"]
     print("\n".join(lines))
-    for C, weight, class_weight, threshold, theft_share, min_df in itertools.product(
-            args.C, args.real_weight, args.class_weight, args.class_threshold, args.theft_share, args.min_df):
+    for C, weight, class_weight, threshold, theft_share, min_df, neighbours in itertools.product(
+            args.C, args.real_weight, args.class_weight, args.class_threshold, args.theft_share, args.min_df,
+            args.neighbours_weight):
         setting = Setting(C=C, real_weight=weight, class_weight=None if class_weight == "none" else class_weight,
-                          class_threshold=threshold, theft_share=theft_share, min_df=min_df)
+                          class_threshold=threshold, theft_share=theft_share, min_df=min_df,
+                          neighbours_weight=neighbours)
         # With the model's English sentence embeddings, and (to show what they add) without them.
         variants = [("", X, dense_width)]
         if dense_width:

@@ -25,6 +25,11 @@ DIETClassifier 0.67, this classifier (log1p + idf + L2, C=10000, balanced) 0.68;
 with C=1000 0.65, C=300 0.63 (too many messages under the 0.4 threshold). Those were
 the n-grams alone; with the sentence features beside them and the decision by triage
 class, C=3000 does as well as 10000 and fits faster (config.yml, results/nlu_cv.md).
+
+``neighbours_weight`` mixes in a nearest-neighbour vote over the dense sentence rows of the
+training messages (:func:`neighbour_vote`): a real user's phrasing that the linear model has
+no weight for can still sit next to a training message that says the same thing in other
+words.
 """
 
 from __future__ import annotations
@@ -93,6 +98,39 @@ def normalized_blocks(sparse: Optional[sp.csr_matrix], dense: Optional[Any], sub
     return sp.hstack(blocks).tocsr() if blocks else None
 
 
+def neighbour_vote(queries: np.ndarray, pool: np.ndarray, pool_labels: np.ndarray, n_labels: int, k: int,
+                   temperature: float) -> np.ndarray:
+    """Each query's label distribution among its ``k`` most similar pool rows (all rows unit length).
+
+    The neighbours' votes are weighted by ``exp(similarity / temperature)``: a near-paraphrase
+    outvotes several loosely related messages. A query with no dense row (all zeros) gets zeros.
+    """
+    votes = np.zeros((len(queries), n_labels))
+    if not len(pool) or not len(queries):
+        return votes
+    k = min(k, len(pool))
+    similarity = queries @ pool.T
+    top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    for row, columns in enumerate(top):
+        if not queries[row].any():
+            continue
+        weights = np.exp((similarity[row, columns] - similarity[row, columns].max()) / temperature)
+        np.add.at(votes[row], pool_labels[columns], weights / weights.sum())
+    return votes
+
+
+def with_neighbour_vote(probabilities: np.ndarray, queries: np.ndarray, pool: np.ndarray, pool_labels: np.ndarray,
+                       weight: float, k: int, temperature: float) -> np.ndarray:
+    """``probabilities`` with the neighbours' vote mixed in at ``weight``, for the queries with a dense row."""
+    if weight <= 0 or not len(pool):
+        return probabilities
+    votes = neighbour_vote(queries, pool, pool_labels, probabilities.shape[1], k, temperature)
+    voted = queries.any(axis=1)
+    mixed = probabilities.copy()
+    mixed[voted] = (1 - weight) * probabilities[voted] + weight * votes[voted]
+    return mixed
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
     """Intent classifier: sublinear tf(-idf), L2 per message, then a linear model."""
@@ -130,6 +168,11 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
             "calibration_method": "sigmoid",
             "calibration_folds": 3,
             "random_state": 42,
+            # Share of the nearest-neighbour vote on the dense sentence rows in the probabilities
+            # (0: the linear model alone); k neighbours, softmax temperature on their similarity.
+            "neighbours_weight": 0.0,
+            "neighbours_k": 15,
+            "neighbours_temperature": 0.05,
             RANKING_LENGTH: LABEL_RANKING_LENGTH,
         }
 
@@ -143,6 +186,7 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
         idf: Optional[np.ndarray] = None,
         sizes: Optional[Tuple[int, int]] = None,
         columns: Optional[np.ndarray] = None,
+        neighbours: Optional[Tuple[np.ndarray, np.ndarray]] = None,
     ) -> None:
         self.name = name
         self.config = {**self.get_default_config(), **config}
@@ -152,6 +196,8 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
         self.sizes = sizes
         # The n-gram columns kept (``min_df``); None: all of them.
         self.columns = columns
+        # The training messages' unit dense rows (float32) and their intents' indices in clf.classes_.
+        self.neighbours = neighbours
         self._model_storage = model_storage
         self._resource = resource
 
@@ -164,6 +210,8 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
             raise ValueError("C must be positive")
         if int(config.get("min_df", 1)) < 1:
             raise ValueError("min_df must be 1 or more")
+        if not 0.0 <= float(config.get("neighbours_weight", 0.0)) < 1.0:
+            raise ValueError("neighbours_weight must be in [0, 1)")
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -250,12 +298,31 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
         self.clf = self._new_model()
         # Single precision: the solver's sparse products read half the memory (about 5 % of the fit's time).
         self.clf.fit(X.astype(np.float32), labels)
+        self.neighbours = self._neighbour_pool(X, labels) if float(self.config["neighbours_weight"]) > 0 else None
         self.persist()
         return self._resource
 
+    def _dense_block(self, X: sp.csr_matrix) -> np.ndarray:
+        n_dense = (self.sizes or (0, 0))[1]
+        return X[:, X.shape[1] - n_dense:].toarray().astype(np.float32) if n_dense else np.zeros((X.shape[0], 0))
+
+    def _neighbour_pool(self, X: sp.csr_matrix, labels: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """The rows with a dense sentence feature, and their labels as indices into ``clf.classes_``."""
+        dense = self._dense_block(X)
+        keep = np.flatnonzero(dense.any(axis=1)) if dense.shape[1] else np.zeros(0, dtype=int)
+        if not len(keep):
+            return None
+        return dense[keep], np.searchsorted(self.clf.classes_, labels[keep])
+
     def predict_proba(self, messages: List[Message]) -> Tuple[np.ndarray, np.ndarray]:
         """The intents and each message's probability for every one of them."""
-        return np.asarray(self.clf.classes_), self.clf.predict_proba(self._matrix(messages))
+        X = self._matrix(messages)
+        probabilities = self.clf.predict_proba(X)
+        if self.neighbours is not None:
+            probabilities = with_neighbour_vote(
+                probabilities, self._dense_block(X), *self.neighbours, float(self.config["neighbours_weight"]),
+                int(self.config["neighbours_k"]), float(self.config["neighbours_temperature"]))
+        return np.asarray(self.clf.classes_), probabilities
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self.clf is None or not messages:
@@ -279,7 +346,8 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
 
         with self._model_storage.write_to(self._resource) as model_dir:
             path = model_dir / f"{self._resource.name}.joblib"
-            joblib.dump({"clf": self.clf, "idf": self.idf, "sizes": self.sizes, "columns": self.columns}, path)
+            joblib.dump({"clf": self.clf, "idf": self.idf, "sizes": self.sizes, "columns": self.columns,
+                         "neighbours": self.neighbours}, path)
             logger.debug(f"Saved intent classifier to '{path}'.")
 
     @classmethod
@@ -297,4 +365,5 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
         return cls(
             config, execution_context.node_name, model_storage, resource,
             clf=state["clf"], idf=state["idf"], sizes=state["sizes"], columns=state.get("columns"),
+            neighbours=state.get("neighbours"),
         )

@@ -12,7 +12,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu.classifiers import NormalizedLogisticRegressionClassifier, normalize_rows
+from nlu.classifiers import NormalizedLogisticRegressionClassifier, neighbour_vote, normalize_rows
 
 TOPICS = {topic: words.split() for topic, words in (line.split(": ") for line in """
 suspected_theft: stolen hacked drained thief
@@ -155,3 +155,76 @@ def test_untrained_or_missing_model_does_not_crash(setup):
 def test_rejects_unknown_model():
     with pytest.raises(ValueError):
         NormalizedLogisticRegressionClassifier.validate_config({"model": "random_forest"})
+
+
+def test_neighbour_vote_follows_the_nearest_rows_and_skips_rows_without_features():
+    pool = np.eye(4, dtype=np.float32)
+    labels = np.array([0, 1, 1, 2])
+    queries = np.array([[0.0, 0.96, 0.28, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]], dtype=np.float32)
+    votes = neighbour_vote(queries, pool, labels, n_labels=3, k=10, temperature=0.05)
+    assert votes[0].argmax() == 1 and votes[0].sum() == pytest.approx(1.0)
+    assert not votes[1].any()  # a message with no sentence embedding (Chinese) gets no vote
+    assert votes[2].argmax() == 2 and votes[2][2] > 0.99  # a near-paraphrase outvotes unrelated rows
+
+
+def _with_dense(messages, vectors):
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE
+    from rasa.shared.nlu.training_data.features import Features
+
+    for message, vector in zip(messages, vectors):
+        if vector is not None:
+            message.add_features(Features(np.asarray([vector], dtype=np.float32), FEATURE_TYPE_SENTENCE, TEXT, "dense"))
+    return messages
+
+
+def test_neighbours_vote_moves_a_message_towards_its_paraphrase_and_survives_persistence(tmp_path):
+    """The sentence row of a training message pulls an ambiguous message with the same row to its intent.
+
+    The training rows are random (no topic structure the linear model could learn); the query
+    repeats the row of one gas-fee message, as a paraphrase of it would be embedded.
+    """
+    storage = LocalModelStorage(tmp_path)
+    rng = np.random.RandomState(1)
+    train_messages = _messages()
+    rows = [rng.normal(size=8) for _ in train_messages]
+    _with_dense(train_messages, rows)
+    paraphrase = next(row for row, m in zip(rows, train_messages) if m.get(INTENT) == "gas_fee")
+    tokenizer = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage, Resource("tok"),
+                                           ExecutionContext(GraphSchema({}), "test", node_name="tok"))
+    featurizer = CountVectorsFeaturizer.create(CountVectorsFeaturizer.get_default_config(), storage, Resource("cv"),
+                                               ExecutionContext(GraphSchema({}), "test", node_name="cv"))
+    data = TrainingData(train_messages)
+    tokenizer.process_training_data(data)
+    featurizer.train(data)
+    featurizer.process_training_data(data)
+
+    def featurize(text, vector):
+        message = Message(data={TEXT: text})
+        tokenizer.process([message])
+        featurizer.process([message])
+        return _with_dense([message], [vector])
+
+    def probabilities(classifier, vector):
+        intents, rows = classifier.predict_proba(featurize("my wallet please help", vector))
+        return dict(zip(intents, rows[0]))
+
+    context = ExecutionContext(GraphSchema({}), "test", node_name="knn")
+    results = {}
+    for weight in (0.0, 0.5):
+        config = {**NormalizedLogisticRegressionClassifier.get_default_config(), "neighbours_weight": weight}
+        classifier = NormalizedLogisticRegressionClassifier.create(config, storage, Resource(f"knn{weight}"), context)
+        classifier.train(data)
+        loaded = NormalizedLogisticRegressionClassifier.load(config, storage, Resource(f"knn{weight}"), context)
+        results[weight] = (probabilities(loaded, paraphrase), probabilities(loaded, None),
+                           probabilities(classifier, paraphrase))
+    with_vote, without_dense, unpersisted = results[0.5]
+    assert with_vote["gas_fee"] > results[0.0][0]["gas_fee"] + 0.3
+    assert with_vote == pytest.approx(unpersisted)
+    assert sum(with_vote.values()) == pytest.approx(1.0)
+    # No sentence row: the linear model alone, as without the vote.
+    assert without_dense == pytest.approx(results[0.0][1])
+
+
+def test_rejects_a_neighbour_weight_outside_zero_to_one():
+    with pytest.raises(ValueError):
+        NormalizedLogisticRegressionClassifier.validate_config({"neighbours_weight": 1.0})
