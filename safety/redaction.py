@@ -488,7 +488,9 @@ def _joined_secret(script: str, words: Sequence[str]) -> bool:
     if len(words) < MIN_PARTIAL_WORDS:
         return False
     if script == "en":
-        return not _reads_as_prose(words)
+        # As one message with the whole run would be decided: a checksum-valid phrase is a seed
+        # even when half its words are everyday English.
+        return _english_secret_run(words, has_cue=False)
     if script == "zh":
         return True
     # Characters written together: two short sentences joined still read, random characters do not.

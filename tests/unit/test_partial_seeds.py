@@ -108,3 +108,17 @@ def test_six_words_of_a_seed_are_still_hidden_among_support_words():
         part = " ".join(words()[:6])
         hidden += MARKERS["mnemonic"] in redact(f"my wallet was drained, the words were {part} thanks").text
     assert hidden >= 93  # bench/secrets_bench.py: about 95-96 in 100 for six random words
+
+
+def test_a_checksum_valid_phrase_of_everyday_words_is_hidden_when_its_second_half_arrives():
+    """Joined halves are decided as the whole phrase in one message would be: checksum first.
+
+    Half of these words are everyday English, so neither half, nor the two joined, reads as
+    random; the twelve pass the BIP-39 checksum. The first half cannot be told from prose
+    when it arrives; the second must not be stored as well.
+    """
+    phrase = "where help course devote enrich rifle because truth opinion only such place".split()
+    assert redact(" ".join(phrase)).kinds == {"mnemonic"}
+    first, tail = redact_continuing(" ".join(phrase[:6]), None)
+    second, _ = redact_continuing(" ".join(phrase[6:]), tail)
+    assert second.text == MARKERS["mnemonic"] and second.kinds == {"mnemonic"}
