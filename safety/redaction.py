@@ -204,11 +204,30 @@ def _reads_as_prose(words: Sequence[str], share: float = 1 / 2) -> bool:
     return sum(w in COMMON_WORDS or w in SUPPORT_WORDS for w in lowered) >= EVERYDAY_SHARE * len(lowered)
 
 
+# Pairs of word-list words that name a secret. In a short run next to a cue they are the user
+# talking about the secret ("can enter private key", "private key, public key"), not part of it;
+# a seed holds such a pair about once in 100,000 draws of four words.
+KEY_TALK = frozenset({("secret", "key"), ("private", "key"), ("public", "key"), ("secret", "phrase"),
+                      ("seed", "phrase"), ("recovery", "phrase"), ("seed", "words"), ("secret", "words")})
+
+
+def _without_key_talk(words: Sequence[str]) -> List[str]:
+    """``words`` without the pairs that name a secret (:data:`KEY_TALK`)."""
+    lowered = [w.lower() for w in words]
+    named = set()
+    for i in range(len(lowered) - 1):
+        if (lowered[i], lowered[i + 1]) in KEY_TALK:
+            named.update((i, i + 1))
+    return [w for i, w in enumerate(words) if i not in named]
+
+
 def _english_secret_run(words: Sequence[str], has_cue: bool) -> bool:
     """A run of word-list words that is a whole or partial seed."""
     if len(words) < MIN_PARTIAL_WORDS:
-        # Four or five words next to "seed", "phrase"…: unless half of them are everyday words.
-        return has_cue and len(words) >= MIN_WORDS_WITH_CUE and not _reads_as_prose(words, share=1 / 2)
+        # Four or five words next to "seed", "phrase"…: unless half of them are everyday words,
+        # or fewer than four are left once the words naming the secret are set aside.
+        return has_cue and len(_without_key_talk(words)) >= MIN_WORDS_WITH_CUE \
+            and not _reads_as_prose(words, share=1 / 2)
     if len(words) >= MIN_MNEMONIC_WORDS and _any_valid_window([w.lower() for w in words]):
         return True
     return not _reads_as_prose(words)

@@ -122,3 +122,26 @@ def test_a_checksum_valid_phrase_of_everyday_words_is_hidden_when_its_second_hal
     first, tail = redact_continuing(" ".join(phrase[:6]), None)
     second, _ = redact_continuing(" ".join(phrase[6:]), tail)
     assert second.text == MARKERS["mnemonic"] and second.kinds == {"mnemonic"}
+
+
+@pytest.mark.parametrize("sentence", [
+    "I never shared any secret key, so how could they take my coins?",
+    "I can enter Private Key but the sign in button stays grey.",
+    "My address, private key, public key, everything is written down on paper.",
+])
+def test_talk_about_keys_is_not_a_seed_fragment(sentence):
+    """Four word-list words next to "key" or "phrase" are hidden as a fragment of a seed, but the
+    pairs that name the secret ("secret key", "private key, public key") are talk about it, not part of it."""
+    assert redact(sentence).text == sentence
+
+
+def test_four_word_fragments_next_to_their_cue_are_still_hidden():
+    """Setting the pairs that name a secret aside costs the short fragments next to a cue nothing
+    measurable: about one in twenty reads as everyday English (two of four everyday words) and is
+    kept, as before; the rest are hidden."""
+    fragments = [words()[:4] for _ in range(200)]
+    hidden = 0
+    for fragment in fragments:
+        result = redact(f"my seed phrase starts with {' '.join(fragment)}")
+        hidden += result.kinds == {"mnemonic"} and not leaked(fragment, result.text)
+    assert hidden >= 180
