@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from hashlib import sha256
-from typing import Any, Awaitable, Callable, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, FrozenSet, Optional, Set, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
@@ -47,7 +47,8 @@ class SeedTails:
     def __init__(self, max_conversations: int = 10_000, ttl_seconds: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.max_conversations, self.ttl_seconds, self._clock = max_conversations, ttl_seconds, clock
-        self._tails: "OrderedDict[Tuple[str, str], Tuple[float, Optional[Tail], bytes]]" = OrderedDict()
+        # Per conversation: when, the tail, and the digests of the last message as received and as cleaned.
+        self._tails: "OrderedDict[Tuple[str, str], Tuple[float, Optional[Tail], FrozenSet[bytes]]]" = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -61,13 +62,15 @@ class SeedTails:
             entry = self._tails.pop(conversation, None)
             if entry is not None and now - entry[0] > self.ttl_seconds:
                 entry = None
-            if entry is not None and entry[2] == digest:
-                # The same message again (a second pass, a redelivery): it does not continue itself.
+            if entry is not None and digest in entry[2]:
+                # The same message again, as received or as cleaned (a second pass: the REST channel
+                # cleans as it reads the request, then the gate; a redelivery): it continues nothing.
                 self._tails[conversation] = entry
                 return redact(text)
             result, tail = redact_continuing(text, entry[1] if entry else None)
             if tail is not None:
-                self._tails[conversation] = (now, tail, digest)
+                cleaned = sha256(result.text.encode("utf-8", "surrogatepass")).digest()
+                self._tails[conversation] = (now, tail, frozenset({digest, cleaned}))
                 while len(self._tails) > self.max_conversations:
                     self._tails.popitem(last=False)
             return result
@@ -88,9 +91,13 @@ def _clean(text: str, conversation: Optional[Tuple[str, str]] = None) -> Tuple[s
     return defuse_payload(result.text), kinds
 
 
-def clean_text(text: str) -> str:
-    """Control characters blanked, secrets redacted, forged payloads defused."""
-    return _clean(text)[0]
+def clean_text(text: str, conversation: Optional[Tuple[str, str]] = None) -> str:
+    """Control characters blanked, secrets redacted, forged payloads defused.
+
+    Given the ``conversation`` (channel, sender), a message that continues the last one into a
+    seed phrase is hidden too (``seed_tails``), as :func:`clean_user_message` does.
+    """
+    return _clean(text, conversation)[0]
 
 
 def clean_user_message(message: UserMessage) -> UserMessage:

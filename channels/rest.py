@@ -80,7 +80,12 @@ class GatedRestInput(RestInput):
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         text = super()._extract_message(req)
-        return clean_text(text) if isinstance(text, str) else text
+        if not isinstance(text, str):
+            return text
+        # The conversation's key as the gate forms it (channel, sender): a half of a seed phrase
+        # hidden here must still leave its words for the next half to join.
+        sender = (req.json or {}).get("sender")
+        return clean_text(text, None if sender is None else (str(self._extract_input_channel(req)), str(sender)))
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
         blueprint = super().blueprint(gated(on_new_message))

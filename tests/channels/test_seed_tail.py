@@ -84,3 +84,37 @@ def test_the_tails_are_bounded_and_expire():
     assert tails.redact(("rest", "c"), " ".join(words[4:8])).found
     now[0] = 1000.0
     assert not tails.redact(("rest", "c"), " ".join(words[8:])).found  # expired
+
+
+def test_halves_posted_to_the_rest_channel_are_joined():
+    """The REST channel cleans the text as it reads the request, before the gate: the first half,
+    hidden there already, must still leave its words for the second half to join (it did not: the
+    second half of a phrase of everyday words was stored in clear)."""
+    from types import SimpleNamespace
+
+    from channels.rest import GatedRestInput
+
+    seed_tails.clear()
+    channel, received = GatedRestInput(), []
+
+    async def on_new_message(msg):
+        received.append(msg)
+
+    async def post(text):
+        # As RestInput.receive reads a request, then hands the message on through the gate.
+        request = SimpleNamespace(json={"sender": "rest-halves", "message": text})
+        message = UserMessage(channel._extract_message(request), CollectingOutputChannel(),
+                              await channel._extract_sender(request),
+                              input_channel=channel._extract_input_channel(request))
+        await gated(on_new_message)(message)
+
+    phrase = "where help course devote enrich rifle because truth opinion only such place".split()
+    asyncio.run(post(" ".join(phrase[:6])))
+    asyncio.run(post(" ".join(phrase[6:])))
+    assert [m.text for m in received] == [MARKERS["mnemonic"]] * 2 and all(flagged(m) for m in received)
+    # A second pass over an already cleaned text keeps the conversation's tail: a third part still joins.
+    words = mnemonic("english").split()
+    received.clear()
+    for part in (words[:4], words[4:8], words[8:]):
+        asyncio.run(post(" ".join(part)))
+    assert [m.text for m in received][1:] == [MARKERS["mnemonic"]] * 2
