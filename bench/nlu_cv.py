@@ -33,8 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from bench.report import PROJECT_ROOT
-from nlu.classifiers import (NormalizedLogisticRegressionClassifier, frequent_columns, idf_weights, normalized_blocks,
-                             with_neighbour_vote)
+from nlu.classifiers import (NormalizedLogisticRegressionClassifier, dense_rows, frequent_columns, idf_weights,
+                             neighbour_pool, normalized_blocks, with_neighbour_vote)
 from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class, theft_share_for
 from nlu.gating import FALLBACK_THRESHOLD
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
@@ -87,16 +87,15 @@ class FeatureCapture:
     def __init__(self, model: Path) -> None:
         from rasa.core.agent import Agent
 
-        Classifier = NormalizedLogisticRegressionClassifier
         self._captured: List[sp.csr_matrix] = []
         self._cache: Dict[str, Optional[sp.csr_matrix]] = {}
         self.width = 0
         # Columns at the end that are dense sentence features (nlu.sentence_features), not n-gram counts.
         self.dense_width = 0
-        original = Classifier.process
+        original = NormalizedLogisticRegressionClassifier.process
         captured = self._captured
 
-        def record(classifier: Classifier, messages: list) -> list:
+        def record(classifier: NormalizedLogisticRegressionClassifier, messages: list) -> list:
             # The sparse n-gram block, then the dense sentence-embedding block (zeros where a message has none).
             sparse, dense = classifier._raw_features(messages)
             n_sparse, n_dense = classifier.sizes
@@ -106,11 +105,11 @@ class FeatureCapture:
                             for row, vector in zip(sparse, dense))
             return original(classifier, messages)
 
-        Classifier.process = record  # type: ignore[assignment]
+        NormalizedLogisticRegressionClassifier.process = record  # type: ignore[assignment]
         try:
             self.agent = Agent.load(str(model))
         finally:
-            Classifier.process = original  # type: ignore[assignment]
+            NormalizedLogisticRegressionClassifier.process = original  # type: ignore[assignment]
 
     def __call__(self, texts: Sequence[str]) -> sp.csr_matrix:
         todo = [text for text in dict.fromkeys(texts) if text not in self._cache]
@@ -195,20 +194,17 @@ def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
     trained = features(X[train])
     clf.fit(trained, y[train], sample_weight=weights[train])
     defaults = NormalizedLogisticRegressionClassifier.get_default_config()
-
-    def dense(rows: sp.csr_matrix) -> np.ndarray:
-        return rows[:, rows.shape[1] - dense_width:].toarray().astype(np.float32)
-
-    pool = dense(trained) if dense_width and setting.neighbours_weight > 0 else np.zeros((0, 0), np.float32)
-    has_row = pool.any(axis=1) if pool.size else np.zeros(0, bool)
-    pool_labels = np.searchsorted(clf.classes_, y[train][has_row])
-    pool = pool[has_row]
+    pool = (neighbour_pool(dense_rows(trained, dense_width), y[train], clf.classes_)
+            if setting.neighbours_weight > 0 else None)
 
     def predict(rows: sp.csr_matrix) -> Tuple[np.ndarray, np.ndarray]:
         normalized = features(rows)
-        return clf.classes_, with_neighbour_vote(
-            clf.predict_proba(normalized), dense(normalized), pool, pool_labels, setting.neighbours_weight,
-            int(defaults["neighbours_k"]), float(defaults["neighbours_temperature"]))
+        probabilities = clf.predict_proba(normalized)
+        if pool is not None:
+            probabilities = with_neighbour_vote(
+                probabilities, dense_rows(normalized, dense_width), *pool, setting.neighbours_weight,
+                int(defaults["neighbours_k"]), float(defaults["neighbours_temperature"]))
+        return clf.classes_, probabilities
 
     return predict
 

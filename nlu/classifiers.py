@@ -119,6 +119,25 @@ def neighbour_vote(queries: np.ndarray, pool: np.ndarray, pool_labels: np.ndarra
     return votes
 
 
+def dense_rows(X: sp.csr_matrix, n_dense: int) -> np.ndarray:
+    """The last ``n_dense`` columns of ``X`` (the sentence embeddings) as float32 rows.
+
+    Single precision: a float64 query against the float32 pool would copy the pool on every product.
+    """
+    if not n_dense:
+        return np.zeros((X.shape[0], 0), dtype=np.float32)
+    return X[:, X.shape[1] - n_dense:].toarray().astype(np.float32)
+
+
+def neighbour_pool(dense: np.ndarray, labels: np.ndarray,
+                   classes: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The training rows that have an embedding, and their labels as indices into ``classes``; None if none has."""
+    keep = np.flatnonzero(dense.any(axis=1)) if dense.shape[1] else np.zeros(0, dtype=int)
+    if not len(keep):
+        return None
+    return dense[keep], np.searchsorted(classes, labels[keep])
+
+
 def with_neighbour_vote(probabilities: np.ndarray, queries: np.ndarray, pool: np.ndarray, pool_labels: np.ndarray,
                        weight: float, k: int, temperature: float) -> np.ndarray:
     """``probabilities`` with the neighbours' vote mixed in at ``weight``, for the queries with a dense row."""
@@ -298,21 +317,13 @@ class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
         self.clf = self._new_model()
         # Single precision: the solver's sparse products read half the memory (about 5 % of the fit's time).
         self.clf.fit(X.astype(np.float32), labels)
-        self.neighbours = self._neighbour_pool(X, labels) if float(self.config["neighbours_weight"]) > 0 else None
+        self.neighbours = (neighbour_pool(self._dense_block(X), labels, self.clf.classes_)
+                           if float(self.config["neighbours_weight"]) > 0 else None)
         self.persist()
         return self._resource
 
     def _dense_block(self, X: sp.csr_matrix) -> np.ndarray:
-        n_dense = (self.sizes or (0, 0))[1]
-        return X[:, X.shape[1] - n_dense:].toarray().astype(np.float32) if n_dense else np.zeros((X.shape[0], 0))
-
-    def _neighbour_pool(self, X: sp.csr_matrix, labels: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-        """The rows with a dense sentence feature, and their labels as indices into ``clf.classes_``."""
-        dense = self._dense_block(X)
-        keep = np.flatnonzero(dense.any(axis=1)) if dense.shape[1] else np.zeros(0, dtype=int)
-        if not len(keep):
-            return None
-        return dense[keep], np.searchsorted(self.clf.classes_, labels[keep])
+        return dense_rows(X, (self.sizes or (0, 0))[1])
 
     def predict_proba(self, messages: List[Message]) -> Tuple[np.ndarray, np.ndarray]:
         """The intents and each message's probability for every one of them."""
