@@ -2,14 +2,15 @@
 
 Generates real mnemonics (``mnemonic`` package) in English, 简体 and 繁體 and
 pastes them the ways users do — whole (12/15/18/24 words), 11 or 8 of 12 in one
-message, 6 + 6, 8 + 7 and 4 + 4 + 4 over consecutive messages — with spaces,
+message, 6 + 6, 8 + 7, 5 + 7, 4 + 4 + 4 and 3 + 3 + 3 + 3 over consecutive messages — with spaces,
 commas, 、，, newlines, mixed separators, list numbers ("1." "1)" "(1)" "①"),
 upper / capitalised case, Chinese with and without spaces. Each conversation
 goes through the input gate's redaction (``channels.input_gate.SeedTails``).
 
 caught: the conversation is flagged (warning + P1) and nothing of the phrase is
 in clear, except a split phrase's first message (stored before the rest
-arrives; a first part of 6 words or more is usually hidden too).
+arrives; a first part of three words or more that is the whole message is
+usually hidden too).
 hidden: nothing at all in clear, the first message included.
 
 Then every ordinary sentence — the NLU training examples, the held-out split and
@@ -47,7 +48,7 @@ SHAPES = {
     "whole 24": (24, [(0, 24)]), "11 of 12": (12, [(0, 11)]), "8 of 12": (12, [(2, 10)]),
     "6 of 12": (12, [(0, 6)]), "6 + 6": (12, [(0, 6), (6, 12)]), "8 + 7 (15)": (15, [(0, 8), (8, 15)]),
     "12 + 12 (24)": (24, [(0, 12), (12, 24)]), "4 + 4 + 4": (12, [(0, 4), (4, 8), (8, 12)]),
-    "5 + 7": (12, [(0, 5), (5, 12)]),
+    "5 + 7": (12, [(0, 5), (5, 12)]), "3 + 3 + 3 + 3": (12, [(0, 3), (3, 6), (6, 9), (9, 12)]),
 }
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳㉑㉒㉓㉔"
 NUMBERINGS = {

@@ -36,6 +36,15 @@ MIN_PARTIAL_WORDS = 6
 MIN_UNSPACED_PARTIAL_CHARS = 11
 # Shorter runs of word-list words are hidden too when the user says what they are.
 MIN_WORDS_WITH_CUE = 4
+# ...or when they are the whole message: the first part of a phrase pasted over several messages
+# ("tribe obscure lonely faint", then the next four) is stored before the rest arrives, so it must be
+# judged alone. Ordinary chat made only of word-list words is rare and reads as prose ("need human
+# help"); a random draw of three reads that way about one time in twelve (results/secrets.md).
+MIN_BARE_WORDS = 3
+# Characters written together read as Chinese far more often: four or five of them that are the whole
+# message count only when no character belongs to a word or to the grammar (about 85 % of random
+# draws; no short message of our Chinese data, where the least read was "教我做空" at 0.25).
+MIN_BARE_CHARS = 4
 CONTEXT_CUES = re.compile(
     r"助记词|助記詞|私钥|私鑰|密钥|seed|phrase|mnemonic|recovery|secret|private key|words", re.I
 )
@@ -192,7 +201,7 @@ device step solve provide question thought test solution feature laptop believe 
 load post base similar verify arrive mistake type person cost view smart current display advance copy moment assist
 source small window trade increase matter crash client method run state public asset hour response guide service allow
 explain input normal speed tool advice offer result card action local switch write hard short term quick obvious
-require auto magic
+require auto magic human agent
 """.split())
 EVERYDAY_SHARE = 2 / 3
 
@@ -221,16 +230,22 @@ def _without_key_talk(words: Sequence[str]) -> List[str]:
     return [w for i, w in enumerate(words) if i not in named]
 
 
-def _english_secret_run(words: Sequence[str], has_cue: bool) -> bool:
-    """A run of word-list words that is a whole or partial seed."""
+def _english_secret_run(words: Sequence[str], has_cue: bool, bare: bool = False) -> bool:
+    """A run of word-list words that is a whole or partial seed (``bare``: the run is the whole message)."""
     if len(words) < MIN_PARTIAL_WORDS:
-        # Four or five words next to "seed", "phrase"…: unless half of them are everyday words,
-        # or fewer than four are left once the words naming the secret are set aside.
-        return has_cue and len(_without_key_talk(words)) >= MIN_WORDS_WITH_CUE \
-            and not _reads_as_prose(words, share=1 / 2)
+        # Four or five words next to "seed", "phrase"…, or three or more that are the whole message:
+        # unless half of them are everyday words, or too few are left once the words naming the
+        # secret are set aside.
+        needed = min(MIN_WORDS_WITH_CUE if has_cue else MIN_PARTIAL_WORDS, MIN_BARE_WORDS if bare else MIN_PARTIAL_WORDS)
+        return len(_without_key_talk(words)) >= needed and not _reads_as_prose(words, share=1 / 2)
     if len(words) >= MIN_MNEMONIC_WORDS and _any_valid_window([w.lower() for w in words]):
         return True
     return not _reads_as_prose(words)
+
+
+def _is_whole(text: str, run: Sequence[re.Match]) -> bool:
+    """Whether ``run`` is all there is in ``text`` (separators and list numbers aside)."""
+    return bool(_WORD_GAP.match(text[:run[0].start()]) and _WORD_GAP.match(text[run[-1].end():]))
 
 
 def _english_runs(text: str) -> List[List[re.Match]]:
@@ -241,7 +256,7 @@ def _english_runs(text: str) -> List[List[re.Match]]:
 def _english_mnemonics(text: str, has_cue: bool) -> List[Finding]:
     findings = []
     for run in _english_runs(text):
-        if _english_secret_run([m.group(0) for m in run], has_cue):
+        if _english_secret_run([m.group(0) for m in run], has_cue, _is_whole(text, run)):
             findings.append(Finding("mnemonic", run[0].start(), run[-1].end()))
     for token in _EN_WORD.finditer(text):
         if len(token.group(0)) >= 3 * MIN_PARTIAL_WORDS:
@@ -352,7 +367,8 @@ def _chinese_mnemonics(text: str, has_cue: bool) -> List[Finding]:
     chars = _chinese_chars()
     findings = []
     for run in _chinese_singles(text):
-        if len(run) >= MIN_PARTIAL_WORDS or (has_cue and len(run) >= MIN_WORDS_WITH_CUE):
+        if len(run) >= MIN_PARTIAL_WORDS or (has_cue and len(run) >= MIN_WORDS_WITH_CUE) \
+                or (len(run) >= MIN_BARE_WORDS and _is_whole(text, run)):
             findings.append(Finding("mnemonic", run[0].start(), run[-1].end()))
     whole = _ALL_BUT_CJK.sub("", text)
     for chunk in _CJK_CHUNK.finditer(text):
@@ -361,8 +377,9 @@ def _chinese_mnemonics(text: str, has_cue: bool) -> List[Finding]:
         stretch = chunk.group(0)
         long_enough = len(stretch) >= MIN_UNSPACED_PARTIAL_CHARS or (
             len(stretch) >= MIN_PARTIAL_WORDS and stretch == whole)
-        if long_enough and all(c in chars for c in stretch) and not CONTEXT_CUES.search(stretch) \
-                and _random_chars(stretch):
+        bare = MIN_BARE_CHARS <= len(stretch) < MIN_PARTIAL_WORDS and stretch == whole
+        if (long_enough or bare) and all(c in chars for c in stretch) and not CONTEXT_CUES.search(stretch) \
+                and (_read_share(stretch) == 0 if bare else _random_chars(stretch)):
             findings.append(Finding("mnemonic", chunk.start(), chunk.end()))
             continue
         # Inside a sentence: a checksum-valid stretch that does not read as words.
