@@ -7,13 +7,14 @@ in the Rasa process, so both send the desk the same request.
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from rasa_sdk import Tracker
 
 from answers.history import user_intents
 from answers.language import tracker_language
 from deskapi.escalations import EscalationRequest, decide_priority, lookup_details
+from safety.redaction import SEED_CONTINUED_METADATA_KEY
 
 TRANSFER_SLOTS = ("chain", "tx_hash", "address")
 HANDOFF_FORM = "handoff_form"
@@ -24,6 +25,12 @@ LOOKUP_SLOT = "tx_lookup"  # set by action_lookup_transaction
 
 
 ESCALATION_KEY, RELAY_KEY = "escalation", "relay"
+
+
+def continues_seed(message: Dict[str, Any]) -> bool:
+    """Whether the input gate flagged this user message as continuing the previous one into a seed
+    phrase: the desk then hides the end of the previous message it keeps on the ticket."""
+    return bool((message.get("metadata") or {}).get(SEED_CONTINUED_METADATA_KEY))
 
 
 def idempotency_key(tracker: Tracker, action: str) -> Optional[str]:

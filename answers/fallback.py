@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 from rasa_sdk import Tracker
 
 from deskapi.client import DeskUnavailable, get_desk_client
-from answers.escalation import RELAY_KEY, build_request, idempotency_key
+from answers.escalation import RELAY_KEY, build_request, continues_seed, idempotency_key
 from answers.handoff import HANDOFF_SLOT
 from deskapi.escalations import utc_now_iso
 from deskapi.outbox import EscalationOutbox
@@ -83,7 +83,8 @@ class ActionFallback:
         desk = get_desk_client()
         if text and desk is not None:
             try:
-                await desk.append_message(tracker.sender_id, text, intent, None, idempotency_key(tracker, RELAY_KEY))
+                await desk.append_message(tracker.sender_id, text, intent, None, idempotency_key(tracker, RELAY_KEY),
+                                          continues_seed(tracker.latest_message or {}))
             except DeskUnavailable as error:
                 logger.error("relay of %s kept in the gateway outbox, the desk is unavailable too: %s", tracker.sender_id, error)
                 self.outbox.add({**build_request(tracker).payload(), "escalated_at": utc_now_iso()})

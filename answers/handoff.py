@@ -24,7 +24,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from answers.desk_action import DeskAction
-from answers.escalation import RELAY_KEY, idempotency_key
+from answers.escalation import RELAY_KEY, continues_seed, idempotency_key
 from answers.language import DomainDict
 from deskapi.client import DeskUnavailable
 from deskapi.escalations import FUNDS_IN_TRANSIT_INTENTS, URGENT_INTENTS, decide_priority
@@ -72,7 +72,7 @@ class ValidateHandoffForm(DeskAction):
             return leave_handoff()
         try:
             relayed = await desk.append_message(tracker.sender_id, text, intent, priority,
-                                                idempotency_key(tracker, RELAY_KEY))
+                                                idempotency_key(tracker, RELAY_KEY), continues_seed(message))
         except DeskUnavailable as error:
             logger.error("relay for %s failed: %s", tracker.sender_id, error)
             dispatcher.utter_message(response="utter_handoff_relay_failed")

@@ -9,9 +9,11 @@ goes through the input gate's redaction (``channels.input_gate.SeedTails``).
 
 caught: the conversation is flagged (warning + P1) and nothing of the phrase is
 in clear, except a split phrase's first message (stored before the rest
-arrives; a first part of three words or more that is the whole message is
-usually hidden too).
-hidden: nothing at all in clear, the first message included.
+arrives).
+hidden: nothing at all in clear in what is stored at the end, the first message
+included: a first part of three words or more that is the whole message is
+usually hidden on arrival, and one that the next message continues into a seed
+is hidden in the tracker store when that turn is saved (``hide_ending``).
 
 Then every ordinary sentence — the NLU training examples, the held-out split and
 the real user messages in data/real/raw/*.tsv — goes through ``redact()`` alone
@@ -36,7 +38,7 @@ from mnemonic import Mnemonic
 
 from bench.report import machine
 from channels.input_gate import SeedTails
-from safety.redaction import MARKERS
+from safety.redaction import MARKERS, hide_ending
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUT = PROJECT_ROOT / "results" / "secrets.md"
@@ -101,13 +103,17 @@ def run_seeds(per_form: int, rng: random.Random) -> Dict[str, object]:
             for _ in range(per_form):
                 words = mnemo.generate(STRENGTH[length]).split(" ")
                 conversation = ("bench", f"{language}-{shape}-{rng.random()}")
-                flagged, clear, forms, chosen = False, [], [], pick_form(language, rng)
+                flagged, stored_texts, forms, chosen = False, [], [], pick_form(language, rng)
                 for start, end in parts:
                     text, form = paste(words[start:end], start + 1, chosen, rng)
                     result = tails.redact(conversation, text)
                     flagged |= "mnemonic" in result.kinds
-                    clear.append(in_clear(words[start:end], result.text, language))
+                    if result.continues_previous and stored_texts:
+                        # What the tracker store does as it saves this turn (rasa_server/tracker_store.py).
+                        stored_texts[-1] = hide_ending(stored_texts[-1]).text
+                    stored_texts.append(result.text)
                     forms.append(form)
+                clear = [in_clear(words[start:end], text, language) for (start, end), text in zip(parts, stored_texts)]
                 # A split phrase's first message is stored before the rest arrives: it counts in "hidden" only.
                 stored = sum(clear[1:]) if len(parts) > 1 else clear[0]
                 results.append({"language": LANGUAGES[language], "shape": shape, "forms": forms,

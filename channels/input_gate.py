@@ -10,7 +10,8 @@ A seed phrase pasted in parts (6 + 6 words, 4 + 4 + 4) is caught here too: the
 gate remembers, per conversation and in memory only, the run of word-list words
 the last message ended with (``SeedTails``), and hides the start of the next
 message when the two join into a partial seed. The earlier part is already
-stored by then; what is joined later is what is not.
+stored by then: the message is flagged (``SEED_CONTINUED_METADATA_KEY``) and the
+tracker store hides the end of the stored previous message as it saves the turn.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rasa.core.channels.channel import UserMessage
 
 from answers.curated import bilingual
 from safety.payloads import defuse_payload
-from safety.redaction import MARKERS, Redaction, Tail, redact, redact_continuing
+from safety.redaction import MARKERS, SEED_CONTINUED_METADATA_KEY, Redaction, Tail, redact, redact_continuing
 from safety.text import blank_control_characters, reply_language
 from rasa_server.tracker_guard import TrackerStoreUnavailable
 
@@ -47,8 +48,9 @@ class SeedTails:
     def __init__(self, max_conversations: int = 10_000, ttl_seconds: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.max_conversations, self.ttl_seconds, self._clock = max_conversations, ttl_seconds, clock
-        # Per conversation: when, the tail, and the digests of the last message as received and as cleaned.
-        self._tails: "OrderedDict[Tuple[str, str], Tuple[float, Optional[Tail], FrozenSet[bytes]]]" = OrderedDict()
+        # Per conversation: when, the tail, the digests of the last message as received and as cleaned,
+        # and whether that message continued the one before into a seed.
+        self._tails: "OrderedDict[Tuple[str, str], Tuple[float, Optional[Tail], FrozenSet[bytes], bool]]" = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -66,11 +68,12 @@ class SeedTails:
                 # The same message again, as received or as cleaned (a second pass: the REST channel
                 # cleans as it reads the request, then the gate; a redelivery): it continues nothing.
                 self._tails[conversation] = entry
-                return redact(text)
+                again = redact(text)
+                return Redaction(again.text, again.findings, continues_previous=entry[3])
             result, tail = redact_continuing(text, entry[1] if entry else None)
-            if tail is not None:
+            if tail is not None or result.continues_previous:
                 cleaned = sha256(result.text.encode("utf-8", "surrogatepass")).digest()
-                self._tails[conversation] = (now, tail, frozenset({digest, cleaned}))
+                self._tails[conversation] = (now, tail, frozenset({digest, cleaned}), result.continues_previous)
                 while len(self._tails) > self.max_conversations:
                     self._tails.popitem(last=False)
             return result
@@ -83,12 +86,13 @@ class SeedTails:
 seed_tails = SeedTails()
 
 
-def _clean(text: str, conversation: Optional[Tuple[str, str]] = None) -> Tuple[str, Set[str]]:
-    """The cleaned text and the kinds of secret hidden in it, now or by an earlier pass."""
+def _clean(text: str, conversation: Optional[Tuple[str, str]] = None) -> Tuple[str, Set[str], bool]:
+    """The cleaned text, the kinds of secret hidden in it (now or by an earlier pass), and whether it
+    continued the conversation's previous message into a seed."""
     blanked = blank_control_characters(text)
     result = redact(blanked) if conversation is None else seed_tails.redact(conversation, blanked)
     kinds = set(result.kinds) | {kind for kind, marker in MARKERS.items() if marker in text}
-    return defuse_payload(result.text), kinds
+    return defuse_payload(result.text), kinds, result.continues_previous
 
 
 def clean_text(text: str, conversation: Optional[Tuple[str, str]] = None) -> str:
@@ -109,9 +113,13 @@ def clean_user_message(message: UserMessage) -> UserMessage:
     if not isinstance(message.text, str):
         return message
     conversation = (str(message.input_channel or ""), str(message.sender_id))
-    message.text, kinds = _clean(message.text, conversation)
+    message.text, kinds, continues = _clean(message.text, conversation)
     if kinds:
         message.metadata = {**(message.metadata or {}), SECRET_METADATA_KEY: sorted(kinds)}
+    if continues:
+        # The previous message, stored already, ends with the first part: the tracker store hides it
+        # when it saves this turn (rasa_server/tracker_store.py), in whichever process runs the turn.
+        message.metadata = {**(message.metadata or {}), SEED_CONTINUED_METADATA_KEY: True}
     return message
 
 

@@ -30,6 +30,7 @@ from desk.conversation_log import (CLARIFY_ACTION, FALLBACK_INTENT, NOT_HELPFUL_
 from desk.db import Database
 from desk.models import DISCARD_REASONS, INBOX_REASONS, Agent, NluHarvestState, NluInboxItem, Ticket, TicketMessage
 from desk.service import DeskError, clean_text
+from safety.redaction import MARKERS
 from safety.text import detect_language, to_simplified
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +175,15 @@ class InboxFilter:
                    language=language, grouped=(args.get("grouped") or "").lower() in ("1", "true", "yes"), limit=limit)
 
 
+def _hidden_since(kept: Optional[str], current: Optional[str]) -> Optional[str]:
+    """The turn's text as the tracker store now holds it, cleaned, when a secret was hidden in it since
+    the inbox kept ``kept``; None otherwise."""
+    text, _hid = clean_text(current or "")
+    if text == kept or not any(marker in text for marker in MARKERS.values()):
+        return None
+    return text
+
+
 class NluInbox:
     """Harvest the tracker store into inbox items; list, label and discard them."""
 
@@ -213,8 +223,13 @@ class NluInbox:
         key = f"{conversation.conversation_id}:{turn.event_id}"
         existing = s.execute(select(NluInboxItem).where(NluInboxItem.event_key == key)).scalar_one_or_none()
         if existing is not None:
+            hidden = _hidden_since(existing.text, turn.text)
+            if hidden is not None:
+                # The tracker store hid the end of this message after it was harvested: the next
+                # message continued it into a seed phrase (rasa_server/tracker_store.py).
+                existing.text, existing.group_key = hidden, group_key(hidden)
             if existing.status != "pending" or REASON_RANK[candidate.reason] >= REASON_RANK[existing.reason]:
-                return 0
+                return int(hidden is not None)
             existing.reason, existing.suggested_intent = candidate.reason, candidate.suggested_intent
             return 1
         text, _hid = clean_text(turn.text)

@@ -25,7 +25,7 @@ from desk.db import Database
 from desk.models import OUTCOMES, PRIORITIES, ROLES, Agent, ApiToken, RequestKey, Shift, Ticket, TicketMessage, WebSession
 from desk.passwords import check_password, hash_password, spend_check_time
 from desk.schedule import Eta, Schedule, ShiftWindow, estimate, format_hhmm, median, parse_hhmm, percentile, sla_deadline, utcnow
-from safety.redaction import MARKERS, redact
+from safety.redaction import MARKERS, hide_ending, redact
 from desk.settings import DeskSettings
 from safety.text import blank_control_characters
 
@@ -339,8 +339,12 @@ class DeskService:
 
     def append_user_message(self, conversation_id: str, text: str, intent: Optional[str] = None,
                             priority: Optional[str] = None, now: Optional[datetime] = None,
-                            idempotency_key: Optional[str] = None) -> Ticket:
-        """Add what the user said during handoff to their open ticket (404 if none); once per ``idempotency_key``."""
+                            idempotency_key: Optional[str] = None, continues_previous: bool = False) -> Ticket:
+        """Add what the user said during handoff to their open ticket (404 if none); once per ``idempotency_key``.
+
+        ``continues_previous``: the message continued the user's previous one into a seed phrase, so
+        the end of the previous user message stored on the ticket is hidden too (``hide_ending``).
+        """
         now = now or utcnow()
         for _attempt in range(2):
             try:
@@ -356,6 +360,8 @@ class DeskService:
                         ticket.escalations -= 1  # a message, not an escalation
                     stored, hid_secret = clean_text(text)
                     ticket.secret_redacted = ticket.secret_redacted or hid_secret
+                    if continues_previous:
+                        self._hide_end_of_last_user_message(s, ticket)
                     s.add(TicketMessage(ticket_id=ticket.id, direction="user", text=stored or "(empty)", intent=intent, created_at=now))
                     self._remember_key(s, idempotency_key, "relay", ticket, now)
                     s.flush()
@@ -364,6 +370,18 @@ class DeskService:
             except IntegrityError:
                 continue  # the same relay, stored concurrently: the next attempt finds its key
         raise DeskError(503, "could not store the message, please retry")
+
+    @staticmethod
+    def _hide_end_of_last_user_message(s: Any, ticket: Ticket) -> None:
+        """The first part of a seed phrase the next message completed: hidden where the ticket keeps it."""
+        last = s.execute(select(TicketMessage).where(TicketMessage.ticket_id == ticket.id,
+                                                     TicketMessage.direction == "user")
+                         .order_by(TicketMessage.id.desc()).limit(1)).scalar_one_or_none()
+        if last is not None and last.text:
+            hidden = hide_ending(last.text)
+            if hidden.found:
+                last.text = hidden.text
+                ticket.secret_redacted = True
 
     def cancel_by_user(self, conversation_id: str, now: Optional[datetime] = None) -> Ticket:
         now = now or utcnow()

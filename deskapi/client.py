@@ -61,10 +61,16 @@ class DeskClient:
         return await self._call("GET", self._conversation(conversation_id) + "/ticket", not_found_ok=True)
 
     async def append_message(self, conversation_id: str, text: str, intent: Optional[str],
-                             priority: Optional[str], idempotency_key: Optional[str] = None) -> Optional[Dict[str, Any]]:
-        """Relay a user's message to the open ticket; the desk stores it once per ``idempotency_key``."""
+                             priority: Optional[str], idempotency_key: Optional[str] = None,
+                             continues_previous: bool = False) -> Optional[Dict[str, Any]]:
+        """Relay a user's message to the open ticket; the desk stores it once per ``idempotency_key``.
+
+        ``continues_previous``: the message continued the user's previous one into a seed phrase (the
+        input gate's flag): the desk hides the end of the previous message it stored.
+        """
         body = {"text": text, "intent": intent, "priority": priority,
-                **({"idempotency_key": idempotency_key} if idempotency_key else {})}
+                **({"idempotency_key": idempotency_key} if idempotency_key else {}),
+                **({"continues_previous": True} if continues_previous else {})}
         return await self._call("POST", self._conversation(conversation_id) + "/messages", body, not_found_ok=True)
 
     async def attach(self, conversation_id: str, kind: str, file_id: str, channel: str, language: str) -> Dict[str, Any]:

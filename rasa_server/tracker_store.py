@@ -51,6 +51,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from safety.redaction import SEED_CONTINUED_METADATA_KEY, hide_ending
 from settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,14 @@ def compaction_cut(tail: Sequence[Event], dropped: int, compact_above: int, keep
     if previous >= 0 and isinstance(tail[previous], ActionExecuted) and tail[previous].action_name == ACTION_LISTEN_NAME:
         cut -= 1
     return max(cut, dropped)
+
+
+def _hide_ending_of(event: UserUttered) -> None:
+    """The event's text (and its parse data's) with its trailing run of word-list words hidden."""
+    hidden = hide_ending(event.text or "")
+    event.text = hidden.text
+    if isinstance(event.parse_data, dict):
+        event.parse_data["text"] = hidden.text
 
 
 def use_write_ahead_log(engine: Any) -> None:
@@ -277,7 +286,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         try:
             with self.session_scope() as session:
-                rows = [self._values(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
+                new_events = list(self._additional_events(session, tracker))
+                self._hide_seed_starts(session, tracker, new_events)
+                rows = [self._values(tracker.sender_id, event) for event in new_events]
                 newest_id = None
                 if rows:
                     table = self.SQLEvent.__table__
@@ -293,6 +304,43 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if newest_id is None:  # nothing new: the conversation's newest id is unchanged, unless never known
             newest_id = ours.newest_id if ours is not None else self._newest_id(tracker.sender_id)
         self._keep(tracker.sender_id, tracker, newest_id, *((ours.dropped, ours.snapshot) if ours else (0, 0)))
+
+    def _hide_seed_starts(self, session: Any, tracker: DialogueStateTracker, new_events: Sequence[Event]) -> None:
+        """Hide the end of the stored user message that a new one continued into a seed phrase.
+
+        The input gate hides the start of a message that continues the previous one into a seed,
+        but the previous message (the phrase's first part, one or two words, or words that read
+        as English alone) was stored a turn ago. The gate flags the new message
+        (``SEED_CONTINUED_METADATA_KEY``); here, in the same transaction as the new turn, the
+        conversation's newest stored user message gets its trailing run of word-list words
+        replaced by the marker, in the database and in the tracker kept in memory.
+        """
+        flagged = [e for e in new_events if isinstance(e, UserUttered)
+                   and (e.metadata or {}).get(SEED_CONTINUED_METADATA_KEY)]
+        for event in flagged:
+            earlier = [e for e in tracker.events if isinstance(e, UserUttered)]
+            position = next((i for i, e in enumerate(earlier) if e is event), None)
+            previous = earlier[position - 1] if position else None
+            if previous is not None and any(previous is e for e in new_events):
+                _hide_ending_of(previous)  # not stored yet: it is written hidden
+                continue
+            table = self.SQLEvent.__table__
+            row = session.execute(
+                sa.select(table.c.id, table.c.data)
+                .where(table.c.sender_id == tracker.sender_id, table.c.type_name == UserUttered.type_name)
+                .order_by(table.c.id.desc()).limit(1)).first()
+            if row is None:
+                continue
+            data = json.loads(row.data)
+            hidden = hide_ending(data.get("text") or "")
+            if hidden.text == data.get("text"):
+                continue
+            data["text"] = hidden.text
+            if isinstance(data.get("parse_data"), dict):
+                data["parse_data"]["text"] = hidden.text
+            session.execute(table.update().where(table.c.id == row.id).values(data=json.dumps(data)))
+            if previous is not None:
+                _hide_ending_of(previous)
 
     @staticmethod
     def _values(sender_id: Text, event: Event) -> Dict[str, Any]:

@@ -86,6 +86,9 @@ class Redaction:
 
     text: str
     findings: Tuple[Finding, ...] = field(default_factory=tuple)
+    # The start of the text continued the conversation's previous message into a seed: the end of
+    # that message is part of the secret too (:func:`hide_ending`).
+    continues_previous: bool = False
 
     @property
     def found(self) -> bool:
@@ -479,6 +482,11 @@ MAX_TAIL_WORDS = 24
 MIN_JOINED_WORDS = 2
 
 
+# Message metadata set on a message whose start continued the previous message into a seed phrase
+# (never the words): whoever stored the previous message hides its end (:func:`hide_ending`).
+SEED_CONTINUED_METADATA_KEY = "seed_continues_previous"
+
+
 @dataclass(frozen=True)
 class Tail:
     """The run of word-list words a message ends with. Secret material: keep it in memory only."""
@@ -494,6 +502,12 @@ def _marker_pattern() -> "re.Pattern[str]":
 
 def _edge_runs(text: str) -> Tuple[Optional[Tuple[Tail, int, int]], Optional[Tail]]:
     """The run of word-list words ``text`` starts with (with its span) and the one it ends with."""
+    lead, tail = _edge_spans(text)
+    return lead, tail[0] if tail is not None else None
+
+
+def _edge_spans(text: str) -> Tuple[Optional[Tuple[Tail, int, int]], Optional[Tuple[Tail, int, int]]]:
+    """The runs of word-list words ``text`` starts and ends with, each with its span."""
     # A marker of an earlier pass joins nothing: blank it to a character that is no gap.
     masked = _marker_pattern().sub(lambda m: "\x01" * len(m.group(0)), text)
     chars = _chinese_chars()
@@ -516,8 +530,17 @@ def _edge_runs(text: str) -> Tuple[Optional[Tuple[Tail, int, int]], Optional[Tai
             lead = (Tail(script, words), first[0][1], first[-1][2])
         if tail is None and _WORD_GAP.match(masked[last[-1][2]:]):
             words = tuple(last[0][0]) if script == "zh-run" else tuple(w for w, _, _ in last)
-            tail = Tail(script, words[-MAX_TAIL_WORDS:])
+            tail = (Tail(script, words[-MAX_TAIL_WORDS:]), last[0][1], last[-1][2])
     return lead, tail
+
+
+def hide_ending(text: str) -> Redaction:
+    """``text`` with the run of word-list words it ends with hidden: the first part of a seed phrase
+    whose next part arrived in the following message (:attr:`Redaction.continues_previous`)."""
+    _, tail = _edge_spans(text or "")
+    if tail is None:
+        return Redaction(text or "")
+    return _apply(text, [Finding("mnemonic", tail[1], tail[2])])
 
 
 def _joined_secret(script: str, words: Sequence[str]) -> bool:
@@ -553,6 +576,7 @@ def redact_continuing(text: Optional[str], previous: Optional[Tail]) -> Tuple[Re
         if len(previous.words) >= MIN_JOINED_WORDS and len(start_run.words) >= MIN_JOINED_WORDS \
                 and _joined_secret(start_run.script, joined):
             result = _apply(text, _merge(list(result.findings) + [Finding("mnemonic", start, end)]))
+            result = Redaction(result.text, result.findings, continues_previous=True)
     if _WORD_GAP.match(text[end:]) and start_run.script != "zh-run":
         # The message is nothing but this run: the run goes on. (Characters written
         # together are judged on this message and the last only, as ordinary

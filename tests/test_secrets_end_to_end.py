@@ -55,6 +55,20 @@ def test_secrets_are_warned_about_and_never_stored_or_logged(stack):
         assert not leaked(words, logs), message
 
 
+def test_a_first_part_of_two_words_is_hidden_once_the_rest_arrives(stack):
+    """Two words alone say nothing and are stored as they came; when the next message continues them into
+    a seed phrase, the stored first part is hidden too (the gate flags the turn, the tracker store hides it)."""
+    words = Mnemonic("english").generate(128).split(" ")
+    sender = "secret-split-2-10"
+    stack.send(" ".join(words[:2]), sender)
+    assert " ".join(words[:2]) in stored_text(stack.tracker_db, sender)  # the first turn alone: kept as said
+    replies = stack.send(" ".join(words[2:]), sender)
+    assert replies and ("助记词或私钥" in replies[0]["text"] or "seed phrase or private key" in replies[0]["text"])
+    stored = stored_text(stack.tracker_db, sender)
+    assert " ".join(words[:2]) not in stored and not leaked(words, stored)
+    assert "mnemonic hidden" in stored
+
+
 def _socketio_send(url, message):
     """Send like the web widget does; returns the session id the server issued."""
     from tests.socketio_user import SocketIOUser
@@ -128,3 +142,4 @@ def test_every_channel_every_store_and_every_log_stays_clean(stack, telegram):
     for words, message in secrets:
         for name, text in stores.items():
             assert not leaked(words, text), f"{message!r} leaked into the {name}"
+

@@ -149,7 +149,8 @@ async def conversation_message(request: Request, agent: Agent, conversation_id: 
         raise DeskError(400, "'text' (a string) is required")
     ticket = request.app.ctx.service.append_user_message(conversation_id, body["text"], intent=body.get("intent"),
                                                          priority=body.get("priority"),
-                                                         idempotency_key=_idempotency_key(body))
+                                                         idempotency_key=_idempotency_key(body),
+                                                         continues_previous=body.get("continues_previous") is True)
     _page_if_p1(request, ticket)
     after_user_message(request, ticket)
     return response.json({"ticket": ticket_summary(ticket)}, status=201)

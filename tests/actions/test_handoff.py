@@ -27,9 +27,11 @@ class FakeDesk:
         if self.fail:
             raise DeskUnavailable("down")
 
-    async def append_message(self, conversation_id, text, intent, priority, idempotency_key=None):
+    async def append_message(self, conversation_id, text, intent, priority, idempotency_key=None,
+                             continues_previous=False):
         self._check()
         self.appended.append((conversation_id, text, intent, priority))
+        self.continued = getattr(self, "continued", []) + [continues_previous]
         return TICKET if self.has_ticket else None
 
     async def cancel(self, conversation_id):
@@ -215,3 +217,17 @@ def test_a_rating_with_a_line_sends_the_line(make_tracker, dispatcher, domain):
     desk = FakeDesk()
     run(ActionRecordCsat(desk), dispatcher, make_tracker(("2分，等太久了", "give_rating")), domain)
     assert desk.ratings == [2] and desk.comments == ["等太久了"]
+
+
+def test_a_relayed_message_that_continues_a_seed_tells_the_desk(make_tracker, dispatcher, domain):
+    """The gate's flag (never the words) goes with the relay, so the desk hides the first part it keeps."""
+    from safety.redaction import MARKERS, SEED_CONTINUED_METADATA_KEY
+
+    desk = FakeDesk()
+    tracker = make_tracker((MARKERS["mnemonic"], "secret_exposed"), sender_id="c-seed")
+    tracker.latest_message["metadata"] = {SEED_CONTINUED_METADATA_KEY: True}
+    run(ValidateHandoffForm(desk), dispatcher, in_handoff(tracker), domain)
+    assert desk.continued == [True]
+    plain = FakeDesk()
+    run(ValidateHandoffForm(plain), dispatcher, in_handoff(make_tracker(("还没到账", "deposit_not_received"))), domain)
+    assert plain.continued == [False]

@@ -6,7 +6,7 @@ from tests.seeds import mnemonic
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from channels.input_gate import SECRET_METADATA_KEY, SeedTails, gated, seed_tails
-from safety.redaction import MARKERS
+from safety.redaction import MARKERS, SEED_CONTINUED_METADATA_KEY
 
 
 def send(texts, sender="seed-tail-user", channel="rest"):
@@ -122,3 +122,43 @@ def test_halves_posted_to_the_rest_channel_are_joined():
     for part in (words[:4], words[4:8], words[8:]):
         asyncio.run(post(" ".join(part)))
     assert [m.text for m in received][1:] == [MARKERS["mnemonic"]] * 2
+
+
+def continues(message):
+    return bool((message.metadata or {}).get(SEED_CONTINUED_METADATA_KEY))
+
+
+def test_a_message_that_continues_the_last_one_into_a_seed_is_flagged_for_the_store():
+    """Two words alone say nothing and are stored as they are; the message that continues them into a
+    seed is flagged, so that the tracker store hides them (tests/unit/test_tracker_store.py)."""
+    words = mnemonic("english").split()
+    first, second, third = send([" ".join(words[:2]), " ".join(words[2:8]), " ".join(words[8:])])
+    assert first.text == " ".join(words[:2]) and not continues(first)
+    assert second.text == MARKERS["mnemonic"] and continues(second) and flagged(second)
+    assert third.text == MARKERS["mnemonic"] and continues(third)
+    ordinary = send(["thank you", "I want to transfer my token"])
+    assert not any(continues(m) for m in ordinary)
+
+
+def test_the_continuation_flag_survives_the_rest_channels_second_pass():
+    from types import SimpleNamespace
+
+    from channels.rest import GatedRestInput
+
+    seed_tails.clear()
+    channel, received = GatedRestInput(), []
+
+    async def on_new_message(msg):
+        received.append(msg)
+
+    async def post(text):
+        request = SimpleNamespace(json={"sender": "rest-continued", "message": text})
+        message = UserMessage(channel._extract_message(request), CollectingOutputChannel(),
+                              await channel._extract_sender(request),
+                              input_channel=channel._extract_input_channel(request))
+        await gated(on_new_message)(message)
+
+    words = mnemonic("english").split()
+    asyncio.run(post(" ".join(words[:2])))
+    asyncio.run(post(" ".join(words[2:12])))
+    assert received[1].text == MARKERS["mnemonic"] and continues(received[1])

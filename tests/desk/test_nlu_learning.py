@@ -1,8 +1,10 @@
-"""Pure parts of the NLU inbox, the export and the report: reasons, grouping, dedupe, clustering."""
+"""Pure parts of the NLU inbox, the export and the report: reasons, grouping, dedupe, clustering; and the
+harvest of a message whose end the tracker store hid after it was harvested."""
 
 import json
 from datetime import datetime
 
+import sqlalchemy
 import yaml
 
 from desk.conversation_log import Conversation, UserTurn
@@ -85,3 +87,36 @@ def test_clustering_groups_a_topic_with_its_count_and_examples():
     assert topics[0]["count"] == 4 and topics[0]["label"] == "怎么改钱包名称"
     assert "钱包名称怎么改" in topics[0]["examples"] and len(topics[0]["examples"]) <= 3
     assert sum(t["count"] for t in topics) == len(texts)
+
+
+def test_a_harvested_first_part_of_a_seed_is_hidden_when_the_tracker_store_hides_it(service, tmp_path, rasa_domain):
+    """The inbox may copy a message before the next one continues it into a seed phrase; when the tracker
+    store then hides its end, the next harvest hides it in the inbox too (it kept the first copy)."""
+    import asyncio
+
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    from desk.conversation_log import ConversationLog
+    from desk.nlu_inbox import NluInbox
+    from rasa_server.tracker_store import CachingSQLTrackerStore
+    from safety.redaction import MARKERS, SEED_CONTINUED_METADATA_KEY
+
+    path = tmp_path / "tracker.db"
+    store = CachingSQLTrackerStore(domain=rasa_domain, dialect="sqlite", db=str(path))
+    inbox = NluInbox(service.db, ConversationLog(f"sqlite:///{path}"))
+
+    async def say(text, metadata=None):
+        tracker = await store.retrieve("seed-user") or await store.create_tracker("seed-user")
+        tracker.update(UserUttered(text, {"name": "nlu_fallback", "confidence": 0.3}, metadata=metadata))
+        tracker.update(ActionExecuted("action_listen"))
+        await store.save(tracker)
+
+    asyncio.run(say("I typed tribe obscure"))
+    inbox.sync()
+    with service.db.engine.connect() as connection:
+        assert "tribe obscure" in str(connection.execute(sqlalchemy.text("select text from nlu_inbox_items")).all())
+    asyncio.run(say(MARKERS["mnemonic"], {SEED_CONTINUED_METADATA_KEY: True}))
+    inbox.sync()
+    with service.db.engine.connect() as connection:
+        texts = [row[0] for row in connection.execute(sqlalchemy.text("select text from nlu_inbox_items order by id"))]
+    assert texts[0] == f"I typed {MARKERS['mnemonic']}" and "tribe" not in " ".join(texts)

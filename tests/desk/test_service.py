@@ -99,6 +99,27 @@ def test_claim_reply_close_and_their_refusals(service, agent):
     assert bad_outcome.value.status == 400
 
 
+def test_a_relay_that_continues_a_seed_hides_the_end_of_the_message_before(service):
+    """Two words alone, relayed during a handoff, are kept as said; the next message, flagged by the gate as
+    their continuation into a seed phrase, makes the desk hide them on the ticket too."""
+    from safety.redaction import MARKERS
+
+    service.escalate("conv-seed", "P3", intent="request_human", text="please a human")
+    service.append_user_message("conv-seed", "my words tribe obscure")
+    ticket = service.append_user_message("conv-seed", MARKERS["mnemonic"], intent="secret_exposed",
+                                         continues_previous=True)
+    with service.db.engine.connect() as connection:
+        stored = [row[0] for row in connection.execute(sqlalchemy.text(
+            "select text from ticket_messages where direction = 'user' order by id"))]
+    assert stored[-2:] == [f"my words {MARKERS['mnemonic']}", MARKERS["mnemonic"]]
+    assert ticket.secret_redacted
+    service.append_user_message("conv-seed", "I typed tribe obscure")
+    service.append_user_message("conv-seed", "thanks")  # not flagged: the message before stays
+    with service.db.engine.connect() as connection:
+        assert "I typed tribe obscure" in " ".join(str(r) for r in connection.execute(sqlalchemy.text(
+            "select text from ticket_messages")))
+
+
 def test_no_secret_reaches_the_ticket_store(service):
     from mnemonic import Mnemonic
 

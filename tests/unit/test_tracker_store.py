@@ -173,3 +173,38 @@ def test_the_rows_written_are_the_stock_stores_rows(tmp_path, rasa_domain):
     assert written == rows(stock)
     assert [r["intent_name"] for r in written] == [None, None, None, "greet", None, None]
     assert ours._kept["u9"].newest_id == written[-1]["id"]
+
+
+def test_a_message_continuing_a_seed_hides_the_end_of_the_stored_one_before(stores, tmp_path):
+    """The gate flags a message whose start continued the last one into a seed phrase; the first part,
+    stored a turn earlier, is hidden in the database and in the tracker kept in memory (it was not)."""
+    import sqlite3
+
+    from safety.redaction import MARKERS, SEED_CONTINUED_METADATA_KEY
+
+    caching, other, stock = stores
+    tracker = run(conversation(caching, "u9", 1))
+    first = "my words are tribe obscure"
+    tracker.update(UserUttered(first, {"name": "nlu_fallback", "confidence": 0.3}, parse_data={"text": first}))
+    tracker.update(ActionExecuted("action_listen"))
+    run(caching.save(tracker))
+    tracker = run(caching.retrieve("u9"))
+    tracker.update(UserUttered(MARKERS["mnemonic"], {"name": "secret_exposed", "confidence": 1.0},
+                               metadata={SEED_CONTINUED_METADATA_KEY: True}))
+    run(caching.save(tracker))
+    hidden = f"my words are {MARKERS['mnemonic']}"
+    assert texts(tracker)[-2:] == [hidden, MARKERS["mnemonic"]]
+    assert texts(run(stock.retrieve("u9")))[-2:] == [hidden, MARKERS["mnemonic"]]
+    assert texts(run(other.retrieve("u9")))[-2:] == [hidden, MARKERS["mnemonic"]]
+    dump = "\n".join(sqlite3.connect(str(tmp_path / "tracker.db")).iterdump())
+    assert "tribe" not in dump and "obscure" not in dump
+
+
+def test_an_unflagged_message_leaves_the_one_before_alone(stores):
+    caching, _other, stock = stores
+    tracker = run(conversation(caching, "u10", 1))
+    tracker.update(UserUttered("tribe obscure", {"name": "nlu_fallback", "confidence": 0.3}))
+    run(caching.save(tracker))
+    tracker.update(UserUttered("lonely faint", {"name": "nlu_fallback", "confidence": 0.3}))
+    run(caching.save(tracker))
+    assert texts(run(stock.retrieve("u10")))[-2:] == ["tribe obscure", "lonely faint"]
