@@ -90,10 +90,9 @@ def test_the_tails_are_bounded_and_expire():
     assert not tails.redact(("rest", "c"), " ".join(words[6:8])).found  # expired
 
 
-def test_halves_posted_to_the_rest_channel_are_joined():
-    """The REST channel cleans the text as it reads the request, before the gate: the first half,
-    hidden there already, must still leave its words for the second half to join (it did not: the
-    second half of a phrase of everyday words was stored in clear)."""
+def rest_poster(sender):
+    """A function posting one text as ``sender`` the way RestInput.receive reads a request and hands the
+    message on through the gate, and the list the messages arrive in."""
     from types import SimpleNamespace
 
     from channels.rest import GatedRestInput
@@ -105,13 +104,20 @@ def test_halves_posted_to_the_rest_channel_are_joined():
         received.append(msg)
 
     async def post(text):
-        # As RestInput.receive reads a request, then hands the message on through the gate.
-        request = SimpleNamespace(json={"sender": "rest-halves", "message": text})
+        request = SimpleNamespace(json={"sender": sender, "message": text})
         message = UserMessage(channel._extract_message(request), CollectingOutputChannel(),
                               await channel._extract_sender(request),
                               input_channel=channel._extract_input_channel(request))
         await gated(on_new_message)(message)
 
+    return post, received
+
+
+def test_halves_posted_to_the_rest_channel_are_joined():
+    """The REST channel cleans the text as it reads the request, before the gate: the first half,
+    hidden there already, must still leave its words for the second half to join (it did not: the
+    second half of a phrase of everyday words was stored in clear)."""
+    post, received = rest_poster("rest-halves")
     phrase = "where help course devote enrich rifle because truth opinion only such place".split()
     asyncio.run(post(" ".join(phrase[:6])))
     asyncio.run(post(" ".join(phrase[6:])))
@@ -141,23 +147,7 @@ def test_a_message_that_continues_the_last_one_into_a_seed_is_flagged_for_the_st
 
 
 def test_the_continuation_flag_survives_the_rest_channels_second_pass():
-    from types import SimpleNamespace
-
-    from channels.rest import GatedRestInput
-
-    seed_tails.clear()
-    channel, received = GatedRestInput(), []
-
-    async def on_new_message(msg):
-        received.append(msg)
-
-    async def post(text):
-        request = SimpleNamespace(json={"sender": "rest-continued", "message": text})
-        message = UserMessage(channel._extract_message(request), CollectingOutputChannel(),
-                              await channel._extract_sender(request),
-                              input_channel=channel._extract_input_channel(request))
-        await gated(on_new_message)(message)
-
+    post, received = rest_poster("rest-continued")
     words = mnemonic("english").split()
     asyncio.run(post(" ".join(words[:2])))
     asyncio.run(post(" ".join(words[2:12])))
