@@ -68,4 +68,5 @@ def build_request(tracker: Tracker) -> EscalationRequest:
         text=(tracker.latest_message or {}).get("text"),
         client=client if isinstance(client, str) and client else None,
         idempotency_key=idempotency_key(tracker, ESCALATION_KEY),
+        continues_previous=continues_seed(tracker.latest_message or {}),
     )

@@ -163,8 +163,12 @@ class DeskService:
     def escalate(self, conversation_id: str, priority: str, channel: str = "unknown", intent: Optional[str] = None,
                  language: str = "zh", details: Optional[Dict[str, str]] = None, text: Optional[str] = None,
                  now: Optional[datetime] = None, incident_id: Optional[int] = None,
-                 client: Optional[str] = None, idempotency_key: Optional[str] = None) -> Escalation:
+                 client: Optional[str] = None, idempotency_key: Optional[str] = None,
+                 continues_previous: bool = False) -> Escalation:
         """Open a ticket, or merge into the conversation's open one (priority only ever rises).
+
+        ``continues_previous``: the message continued the user's previous one into a seed phrase; merged
+        into an open ticket, the end of the last user message stored on it is hidden too.
 
         ``idempotency_key``: the bot's key for this request (conversation, user message, action); a
         request whose key is known changes nothing and gets the first one's ticket and ``created``.
@@ -212,6 +216,8 @@ class DeskService:
                     else:
                         self._merge(ticket, priority, intent, details, now)
                         ticket.incident_id = ticket.incident_id or incident_id
+                        if continues_previous:
+                            self._hide_end_of_last_user_message(s, ticket)
                         s.add(TicketMessage(ticket_id=ticket.id, direction="system", created_at=now,
                                             text=f"escalated again: {intent or 'unknown'} ({priority})"))
                     if stored:

@@ -49,11 +49,15 @@ class EscalationRequest:
     incident: Optional[str] = None  # the incident the user was told about and still wants a person for
     client: Optional[str] = None  # hashed client address (REST metadata.client): the desk's per-client limit
     idempotency_key: Optional[str] = None  # the same for a repeated turn: the desk stores it once
+    # The message continued the user's previous one into a seed phrase (the input gate's flag): the desk
+    # hides the end of the previous user message it keeps on the open ticket.
+    continues_previous: bool = False
 
     def payload(self) -> Dict[str, Any]:
         return {"conversation_id": self.conversation_id, "priority": self.priority.value, "intent": self.reason,
                 "details": self.details, "channel": self.channel, "language": self.language, "text": self.text,
-                "incident": self.incident, "client": self.client, "idempotency_key": self.idempotency_key}
+                "incident": self.incident, "client": self.client, "idempotency_key": self.idempotency_key,
+                **({"continues_previous": True} if self.continues_previous else {})}
 
 
 # The transaction lookup's facts (actions/tx_lookup.py, slot tx_lookup) as ticket details.

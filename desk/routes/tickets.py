@@ -124,7 +124,7 @@ async def escalate(request: Request, agent: Agent) -> HTTPResponse:
         language=str(body.get("language") or "zh"), details=details,
         text=body.get("text") if isinstance(body.get("text"), str) else None,
         client=body.get("client") if isinstance(body.get("client"), str) else None,
-        idempotency_key=_idempotency_key(body))
+        idempotency_key=_idempotency_key(body), continues_previous=body.get("continues_previous") is True)
     _page_if_p1(request, result.ticket)
     after_escalation(request, result)
     return response.json({"ticket": ticket_summary(result.ticket), "created": result.created, **eta_json(result.eta)},

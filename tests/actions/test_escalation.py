@@ -48,6 +48,15 @@ def test_request_carries_the_reason_and_transfer_details(make_tracker):
     )
 
 
+def test_request_carries_the_gates_seed_continuation_flag(make_tracker):
+    from safety.redaction import MARKERS, SEED_CONTINUED_METADATA_KEY
+
+    tracker = make_tracker((MARKERS["mnemonic"], "secret_exposed"), sender_id="conv-seed")
+    assert "continues_previous" not in build_request(tracker).payload()
+    tracker.latest_message["metadata"] = {SEED_CONTINUED_METADATA_KEY: True}
+    assert build_request(tracker).payload()["continues_previous"] is True
+
+
 def test_without_a_desk_the_user_is_told_honestly_and_no_ticket_is_invented(make_tracker, dispatcher, domain):
     tracker = make_tracker(("钱包被盗了", "suspected_theft"))
     events = asyncio.run(ActionEscalate().run(dispatcher, tracker, domain))

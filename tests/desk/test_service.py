@@ -120,6 +120,19 @@ def test_a_relay_that_continues_a_seed_hides_the_end_of_the_message_before(servi
             "select text from ticket_messages")))
 
 
+def test_an_escalation_that_continues_a_seed_hides_the_end_of_the_message_before(service):
+    """Merged into the open ticket, an escalation flagged as continuing a seed phrase hides the first part
+    the ticket kept (a message that opened the ticket, outside a handoff)."""
+    from safety.redaction import MARKERS
+
+    service.escalate("conv-seed-esc", "P3", intent="request_human", text="ok tribe obscure")
+    service.escalate("conv-seed-esc", "P1", intent="secret_exposed", text=MARKERS["mnemonic"], continues_previous=True)
+    with service.db.engine.connect() as connection:
+        stored = [row[0] for row in connection.execute(sqlalchemy.text(
+            "select text from ticket_messages where direction = 'user' order by id"))]
+    assert stored[-2:] == [f"ok {MARKERS['mnemonic']}", MARKERS["mnemonic"]]
+
+
 def test_no_secret_reaches_the_ticket_store(service):
     from mnemonic import Mnemonic
 
