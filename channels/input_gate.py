@@ -21,7 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from hashlib import sha256
-from typing import Any, Awaitable, Callable, FrozenSet, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, FrozenSet, NamedTuple, Optional, Set, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
@@ -38,6 +38,24 @@ SECRET_METADATA_KEY = "secret_redacted"
 MessageHandler = Callable[[UserMessage], Awaitable[Any]]
 
 
+def conversation_key(channel: Any, sender: Any) -> Tuple[str, str]:
+    """The key ``seed_tails`` keeps a conversation under: (channel, sender), as every caller must form it."""
+    return str(channel or ""), str(sender)
+
+
+def _digest(text: str) -> bytes:
+    return sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+class _LastMessage(NamedTuple):
+    """What ``SeedTails`` keeps of a conversation's last message."""
+
+    at: float
+    tail: Optional[Tail]
+    digests: FrozenSet[bytes]  # the message as received and as cleaned
+    continued: bool  # it continued the message before it into a seed
+
+
 class SeedTails:
     """Per conversation, the word-list words its last message ended with: in memory only, never on disk.
 
@@ -48,9 +66,7 @@ class SeedTails:
     def __init__(self, max_conversations: int = 10_000, ttl_seconds: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.max_conversations, self.ttl_seconds, self._clock = max_conversations, ttl_seconds, clock
-        # Per conversation: when, the tail, the digests of the last message as received and as cleaned,
-        # and whether that message continued the one before into a seed.
-        self._tails: "OrderedDict[Tuple[str, str], Tuple[float, Optional[Tail], FrozenSet[bytes], bool]]" = OrderedDict()
+        self._tails: "OrderedDict[Tuple[str, str], _LastMessage]" = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -58,22 +74,22 @@ class SeedTails:
 
     def redact(self, conversation: Tuple[str, str], text: str) -> Redaction:
         """``text`` redacted, its start too when it continues the conversation's last message into a seed."""
-        digest = sha256(text.encode("utf-8", "surrogatepass")).digest()
+        digest = _digest(text)
         with self._lock:
             now = self._clock()
-            entry = self._tails.pop(conversation, None)
-            if entry is not None and now - entry[0] > self.ttl_seconds:
-                entry = None
-            if entry is not None and digest in entry[2]:
+            last = self._tails.pop(conversation, None)
+            if last is not None and now - last.at > self.ttl_seconds:
+                last = None
+            if last is not None and digest in last.digests:
                 # The same message again, as received or as cleaned (a second pass: the REST channel
                 # cleans as it reads the request, then the gate; a redelivery): it continues nothing.
-                self._tails[conversation] = entry
+                self._tails[conversation] = last
                 again = redact(text)
-                return Redaction(again.text, again.findings, continues_previous=entry[3])
-            result, tail = redact_continuing(text, entry[1] if entry else None)
+                return Redaction(again.text, again.findings, continues_previous=last.continued)
+            result, tail = redact_continuing(text, last.tail if last else None)
             if tail is not None or result.continues_previous:
-                cleaned = sha256(result.text.encode("utf-8", "surrogatepass")).digest()
-                self._tails[conversation] = (now, tail, frozenset({digest, cleaned}), result.continues_previous)
+                self._tails[conversation] = _LastMessage(now, tail, frozenset({digest, _digest(result.text)}),
+                                                         result.continues_previous)
                 while len(self._tails) > self.max_conversations:
                     self._tails.popitem(last=False)
             return result
@@ -112,8 +128,7 @@ def clean_user_message(message: UserMessage) -> UserMessage:
     """
     if not isinstance(message.text, str):
         return message
-    conversation = (str(message.input_channel or ""), str(message.sender_id))
-    message.text, kinds, continues = _clean(message.text, conversation)
+    message.text, kinds, continues = _clean(message.text, conversation_key(message.input_channel, message.sender_id))
     if kinds:
         message.metadata = {**(message.metadata or {}), SECRET_METADATA_KEY: sorted(kinds)}
     if continues:

@@ -19,7 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.conversation_ids import caller_metadata, client_key, foreign_to_rest
-from channels.input_gate import MessageHandler, clean_text, gated
+from channels.input_gate import MessageHandler, clean_text, conversation_key, gated
 from safety.tokens import token_matches
 from safety.widget_sessions import SessionSigner
 from answers.curated import bilingual
@@ -85,7 +85,7 @@ class GatedRestInput(RestInput):
         # The conversation's key as the gate forms it (channel, sender): a half of a seed phrase
         # hidden here must still leave its words for the next half to join.
         sender = (req.json or {}).get("sender")
-        return clean_text(text, None if sender is None else (str(self._extract_input_channel(req)), str(sender)))
+        return clean_text(text, None if sender is None else conversation_key(self._extract_input_channel(req), sender))
 
     def blueprint(self, on_new_message: MessageHandler) -> Blueprint:
         blueprint = super().blueprint(gated(on_new_message))
