@@ -177,11 +177,15 @@ class InboxFilter:
 
 def _hidden_since(kept: Optional[str], current: Optional[str]) -> Optional[str]:
     """The turn's text as the tracker store now holds it, cleaned, when a secret was hidden in it since
-    the inbox kept ``kept``; None otherwise."""
-    text, _hid = clean_text(current or "")
-    if text == kept or not any(marker in text for marker in MARKERS.values()):
+    the inbox kept ``kept``; None otherwise.
+
+    Only a stored text with a marker can have been hidden since: every other existing item is passed
+    without redacting it again at each harvest of its conversation.
+    """
+    if not current or not any(marker in current for marker in MARKERS.values()):
         return None
-    return text
+    text, _hid = clean_text(current)
+    return None if text == kept else text
 
 
 class NluInbox:
