@@ -171,7 +171,7 @@ class Setting:
     def label(self) -> str:
         return (f"C={self.C:g} real×{self.real_weight:g} class_weight={self.class_weight} "
                 f"class_threshold={self.class_threshold:g} theft_share={self.theft_share:g} min_df={self.min_df} "
-                f"neighbours={self.neighbours_weight:g}")
+                f"tol={self.tol:g} neighbours={self.neighbours_weight:g}")
 
 
 def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
@@ -296,6 +296,8 @@ def main() -> None:
     parser.add_argument("--real-weight", type=float, nargs="+", default=[1.0])
     parser.add_argument("--class-weight", nargs="+", default=["balanced"])
     parser.add_argument("--min-df", type=int, nargs="+", default=[Setting.min_df])
+    parser.add_argument("--tol", type=float, nargs="+", default=[Setting.tol],
+                        help="the classifier's: the solver's stopping tolerance (the training-time budget)")
     parser.add_argument("--class-threshold", type=float, nargs="+", default=[CLASS_THRESHOLD],
                         help="TriageFallbackClassifier's: the share of the ranking a triage class needs to be answered")
     parser.add_argument("--theft-share", type=float, nargs="+", default=[THEFT_SHARE],
@@ -337,11 +339,11 @@ def main() -> None:
              "| setting | triage | triage zh | theft recall | theft precision | oos handled | fine |",
              "|---|---|---|---|---|---|---|"]
     print("\n".join(lines))
-    for C, weight, class_weight, threshold, theft_share, min_df, neighbours in itertools.product(
+    for C, weight, class_weight, threshold, theft_share, min_df, tol, neighbours in itertools.product(
             args.C, args.real_weight, args.class_weight, args.class_threshold, args.theft_share, args.min_df,
-            args.neighbours_weight):
+            args.tol, args.neighbours_weight):
         setting = Setting(C=C, real_weight=weight, class_weight=None if class_weight == "none" else class_weight,
-                          class_threshold=threshold, theft_share=theft_share, min_df=min_df,
+                          class_threshold=threshold, theft_share=theft_share, min_df=min_df, tol=tol,
                           neighbours_weight=neighbours)
         # With the model's English sentence embeddings, and (to show what they add) without them.
         variants = [("", X, dense_width)]
