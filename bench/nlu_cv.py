@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from bench.report import PROJECT_ROOT
 from nlu.classifiers import (NormalizedLogisticRegressionClassifier, dense_rows, frequent_columns, idf_weights,
                              neighbour_pool, normalized_blocks, with_neighbour_vote)
-from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class, theft_share_for
+from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class, has_words
 from nlu.gating import FALLBACK_THRESHOLD
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
 
@@ -132,11 +132,11 @@ def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_
     """What the bot does with one ranking on a first message (nothing asked: answer intents count for no
     class): the intent it answers (``nlu.fallback.choose_by_class``, then ``nlu.gating``'s stricter
     threshold for declining), or the fallback. Given the ``text``, a message without words (a bare
-    hash) gets no smaller theft share, as in ``TriageFallbackClassifier``."""
+    hash) is asked about whatever its ranking, as in ``TriageFallbackClassifier``."""
     ranking = [{"name": str(intents[i]), "confidence": float(row[i])}
                for i in np.argsort(-row, kind="stable")[:RANKING_LENGTH]]
-    if text is not None:
-        theft_share = theft_share_for(text, theft_share, class_threshold)
+    if text is not None and not has_words(text):
+        return FALLBACK
     chosen = choose_by_class(ranking, class_threshold, theft_share)
     if chosen is None:
         return FALLBACK
