@@ -133,10 +133,10 @@ def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_
     class): the intent it answers (``nlu.fallback.choose_by_class``, then ``nlu.gating``'s stricter
     threshold for declining), or the fallback. Given the ``text``, a message without words (a bare
     hash) is asked about whatever its ranking, as in ``TriageFallbackClassifier``."""
-    ranking = [{"name": str(intents[i]), "confidence": float(row[i])}
-               for i in np.argsort(-row, kind="stable")[:RANKING_LENGTH]]
     if text is not None and not has_words(text):
         return FALLBACK
+    ranking = [{"name": str(intents[i]), "confidence": float(row[i])}
+               for i in np.argsort(-row, kind="stable")[:RANKING_LENGTH]]
     chosen = choose_by_class(ranking, class_threshold, theft_share)
     if chosen is None:
         return FALLBACK

@@ -140,7 +140,9 @@ class TriageFallbackClassifier(FallbackClassifier):
             if not top or not ranking or top in ANSWER_INTENTS:
                 by_rasa_rule.append(message)
                 continue
-            chosen = choose_by_class(ranking, class_threshold, theft_share) if has_words(message.get(TEXT) or "") else None
+            # A message without words is asked about whatever its ranking (has_words).
+            words = has_words(message.get(TEXT) or "")
+            chosen = choose_by_class(ranking, class_threshold, theft_share) if words else None
             if chosen is None:
                 self._ask(message)
                 continue
