@@ -66,6 +66,20 @@ def login(driver, stack, username, password):
     wait(driver, 20).until(lambda d: "/desk/login" not in d.current_url or d.find_elements(By.ID, "login-error"))
 
 
+def across_reloads(driver, read, timeout=20):
+    """``read(driver)``, retried while the queue page's reload (every 10 s) detaches the nodes it holds.
+
+    Chromium reports such a node as stale or, mid-navigation, with a plain WebDriverException
+    ("Node with given id does not belong to the document"); both are read again from the new page.
+    """
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException, WebDriverException)).until(
+        lambda d: read(d) or None)
+
+
+def first_countdown(driver):
+    return driver.find_element(By.CSS_SELECTOR, "tr.ticket-row [data-deadline]").text
+
+
 def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, browser, screenshots):
     close_every_open_ticket(stack)
     driver = browser.driver
@@ -76,16 +90,18 @@ def test_an_agent_claims_replies_and_closes_in_the_browser(stack, supervisor, br
         stack.send("我要人工客服", sender="browser-other-user")  # a P3 behind it
 
         login(driver, stack, *supervisor)
-        rows = wait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.ticket-row"))
-        assert rows[0].get_attribute("data-ticket") == ticket_id
-        assert "P1" in rows[0].text and "P3" in rows[-1].text
-        countdown = rows[0].find_element(By.CSS_SELECTOR, "[data-deadline]")
-        first = countdown.text
+        rows = across_reloads(driver, lambda d: [(row.get_attribute("data-ticket"), row.text)
+                                                 for row in d.find_elements(By.CSS_SELECTOR, "tr.ticket-row")])
+        assert rows[0][0] == ticket_id
+        assert "P1" in rows[0][1] and "P3" in rows[-1][1]
+        first = across_reloads(driver, lambda d: first_countdown(d))
         time.sleep(1.2)
-        assert countdown.text != first and re.match(r"0:2\d:\d\d", countdown.text)  # a live countdown
+        second = across_reloads(driver, lambda d: first_countdown(d))
+        assert second != first and re.match(r"0:2\d:\d\d", second)  # a live countdown
         driver.save_screenshot(str(screenshots / "desk-queue.png"))
 
-        rows[0].find_element(By.TAG_NAME, "a").click()
+        across_reloads(driver, lambda d: d.find_element(By.CSS_SELECTOR, f'tr[data-ticket="{ticket_id}"] a').click()
+                       or True)
         driver.find_element(By.ID, "claim").click()
         wait(driver, 20).until(EC.text_to_be_present_in_element((By.ID, "ticket-status"), "claimed"))
         transcript = driver.find_element(By.ID, "transcript").text
