@@ -209,15 +209,23 @@ def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
     return predict
 
 
+def repository(url: str) -> str:
+    """A thread URL's repository ("owner/name" on GitHub), or its host elsewhere."""
+    parts = url.split("/")
+    return "/".join(parts[3:5]) if len(parts) > 4 and parts[2] == "github.com" else parts[2] if len(parts) > 2 else url
+
+
 def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
-                   folds: int = 5, dense_width: int = 0) -> Dict[str, float]:
+                   folds: int = 5, dense_width: int = 0, by_repository: bool = False) -> Dict[str, float]:
+    """Out-of-fold scores on the real training messages, in folds by thread, or by repository: the folds then
+    hold repositories the model never saw, as messages from other sources are for the outside checks."""
     from sklearn.model_selection import GroupKFold
 
     y = np.asarray([e.intent for e in examples])
     real = np.asarray([e.group is not None for e in examples])
     weights = np.where(real, setting.real_weight, 1.0)
     real_index = np.flatnonzero(real)
-    groups = [examples[i].group for i in real_index]
+    groups = [repository(examples[i].group) if by_repository else examples[i].group for i in real_index]
     pairs: List[Tuple[Example, str]] = []
     for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=groups):
         test = real_index[test_part]
@@ -302,6 +310,8 @@ def main() -> None:
                         help="TriageFallbackClassifier's: the share of the ranking a triage class needs to be answered")
     parser.add_argument("--theft-share", type=float, nargs="+", default=[THEFT_SHARE],
                         help="TriageFallbackClassifier's: the share from which the theft class is answered")
+    parser.add_argument("--by-repository", action="store_true",
+                        help="folds by repository instead of thread: scores on repositories never trained on")
     parser.add_argument("--neighbours-weight", type=float, nargs="+", default=[Setting.neighbours_weight],
                         help="the classifier's: the share of the nearest-neighbour vote on sentence embeddings")
     args = parser.parse_args()
@@ -333,7 +343,8 @@ def main() -> None:
           f"from {len({e.group for e in examples if e.group})} threads; {X.shape[1]} features")
     lines = [f"# Grouped cross-validation on the training data ({model.name})", "",
              f"{len(examples)} training examples; {sum(e.group is not None for e in examples)} real users' messages "
-             f"from {len({e.group for e in examples if e.group})} threads, in 5 folds by thread (synthetic data always "
+             f"from {len({e.group for e in examples if e.group})} threads, in 5 folds by "
+             f"{'repository' if args.by_repository else 'thread'} (synthetic data always "
              "in training). Scored as `bench.nlu_real` scores the held-out split, without the clause triage. "
              "Written by `python -m bench.nlu_cv`; the held-out split is not used.", "",
              "| setting | triage | triage zh | theft recall | theft precision | oos handled | fine |",
@@ -350,7 +361,7 @@ def main() -> None:
         if dense_width:
             variants.append((", without sentence features", X[:, :X.shape[1] - dense_width].tocsr(), 0))
         for suffix, features, width in variants:
-            s = cross_validate(setting, examples, features, dense_width=width)
+            s = cross_validate(setting, examples, features, dense_width=width, by_repository=args.by_repository)
             lines.append(f"| {setting.label()}{suffix} | {s['triage']:.3f} | {s['triage_zh']:.3f} | "
                          f"{s['theft_recall']:.3f} | {s['theft_precision']:.3f} | {s['oos_handled']:.3f} | "
                          f"{s['fine']:.3f} |")
