@@ -40,6 +40,7 @@ class RunningDesk:
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
+        self._error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -52,12 +53,20 @@ class RunningDesk:
             self.app.is_running = True  # as app.run() would: app.add_task() runs tasks at once
             self._ready.set()
 
-        self._loop.run_until_complete(start())
+        try:
+            self._loop.run_until_complete(start())
+        except BaseException as error:  # surfaced by __enter__ instead of a silent 20-s wait
+            self._error = error
+            self._ready.set()
+            return
         self._loop.run_forever()
 
     def __enter__(self) -> "RunningDesk":
         self._thread.start()
-        assert self._ready.wait(20), "the desk did not start"
+        # Under a loaded CI machine the first start (Sanic's app setup, the schema) can take a while.
+        assert self._ready.wait(60), "the desk did not start within 60 s"
+        if self._error is not None:
+            raise RuntimeError(f"the desk did not start: {self._error!r}") from self._error
         return self
 
     def __exit__(self, *exc) -> None:
