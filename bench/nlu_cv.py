@@ -212,7 +212,9 @@ def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
 def repository(url: str) -> str:
     """A thread URL's repository ("owner/name" on GitHub), or its host elsewhere."""
     parts = url.split("/")
-    return "/".join(parts[3:5]) if len(parts) > 4 and parts[2] == "github.com" else parts[2] if len(parts) > 2 else url
+    if len(parts) > 4 and parts[2] == "github.com":
+        return "/".join(parts[3:5])
+    return parts[2] if len(parts) > 2 else url
 
 
 def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
