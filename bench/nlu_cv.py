@@ -217,6 +217,11 @@ def repository(url: str) -> str:
     return parts[2] if len(parts) > 2 else url
 
 
+def fold_groups(examples: List[Example], real_index: np.ndarray, by_repository: bool = False) -> List[str]:
+    """Each real message's fold group: its thread, or its thread's repository."""
+    return [repository(examples[i].group) if by_repository else examples[i].group for i in real_index]
+
+
 def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
                    folds: int = 5, dense_width: int = 0, by_repository: bool = False) -> Dict[str, float]:
     """Out-of-fold scores on the real training messages, in folds by thread, or by repository: the folds then
@@ -227,9 +232,9 @@ def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
     real = np.asarray([e.group is not None for e in examples])
     weights = np.where(real, setting.real_weight, 1.0)
     real_index = np.flatnonzero(real)
-    groups = [repository(examples[i].group) if by_repository else examples[i].group for i in real_index]
     pairs: List[Tuple[Example, str]] = []
-    for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=groups):
+    for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=fold_groups(examples, real_index,
+                                                                                        by_repository)):
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
         intents, probabilities = fit(setting, X, y, weights, train, dense_width)(X[test])
@@ -239,7 +244,8 @@ def cross_validate(setting: Setting, examples: List[Example], X: sp.csr_matrix,
 
 
 def clause_triage_scores(examples: List[Example], features: FeatureCapture, folds: int = 5,
-                         clause_confidences: Sequence[float] = ()) -> Dict[str, Dict[str, float]]:
+                         clause_confidences: Sequence[float] = (),
+                         by_repository: bool = False) -> Dict[str, Dict[str, float]]:
     """Per fold: the whole message's decision, and the clause triage over it (``nlu.triage``), as the bot runs them.
 
     Each clause (and the text left without its pleasantries) is featurized on demand and
@@ -258,7 +264,8 @@ def clause_triage_scores(examples: List[Example], features: FeatureCapture, fold
     labels = {t: "with clause triage" + (f" (clause confidence {t:g})" if clause_confidences else "")
               for t in thresholds}
     pairs: Dict[str, List[Tuple[Example, str]]] = {"whole message": [], **{label: [] for label in labels.values()}}
-    for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=[examples[i].group for i in real_index]):
+    for _, test_part in GroupKFold(n_splits=folds).split(real_index, groups=fold_groups(examples, real_index,
+                                                                                        by_repository)):
         test = real_index[test_part]
         train = np.setdiff1d(np.arange(len(examples)), test)
         predict = fit(Setting(), X, y, np.ones(len(examples)), train, features.dense_width)
@@ -325,7 +332,8 @@ def main() -> None:
         lines = ["| decision | triage | triage zh | theft recall | theft precision | oos handled | fine |",
                  "|---|---|---|---|---|---|---|"]
         for label, s in clause_triage_scores(examples, FeatureCapture(model),
-                                             clause_confidences=args.clause_confidence).items():
+                                             clause_confidences=args.clause_confidence,
+                                             by_repository=args.by_repository).items():
             lines.append(f"| {label} | {s['triage']:.3f} | {s['triage_zh']:.3f} | {s['theft_recall']:.3f} | "
                          f"{s['theft_precision']:.3f} | {s['oos_handled']:.3f} | {s['fine']:.3f} |")
         print("\n".join(lines))
