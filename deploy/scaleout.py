@@ -182,6 +182,27 @@ lock_store:
     return path
 
 
+def exited(pid: int) -> bool:
+    """Whether ``pid`` is gone, reaping it if it is this process's child.
+
+    A child that exited but was never waited for is a zombie, and ``kill(pid, 0)`` still finds it:
+    ``stop`` called from the process that started the deployment (the tests do) used to wait out its
+    whole 30 s deadline for the first server, then send SIGKILL to a process already gone.
+    """
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:
+        pass  # not our child: its parent reaps it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # another user's process: it exists
+    return False
+
+
 class Deployment:
     def __init__(self, root: Path, ports: Ports, rasa_processes: int = 2, action_servers: int = 2) -> None:
         self.root = root
@@ -298,9 +319,7 @@ class Deployment:
         deadline = time.monotonic() + 30
         for pid in pids.values():
             while time.monotonic() < deadline:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
+                if exited(pid):
                     break
                 time.sleep(0.2)
             else:

@@ -23,6 +23,7 @@ reference embeddings computed with sentence-transformers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -145,6 +146,8 @@ class SentenceEncoder:
 
     def __init__(self, model_dir: Path) -> None:
         model_dir = Path(model_dir)
+        self.model_dir = model_dir
+        self._fingerprint = ""
         w = load_safetensors(model_dir / "model.safetensors")
         self.tokenizer = WordPieceTokenizer(model_dir / "vocab.txt")
         self.width = w["embeddings.word_embeddings.weight"].shape[1]
@@ -165,6 +168,18 @@ class SentenceEncoder:
                 np.ascontiguousarray(w[p + "output.dense.weight"].T), w[p + "output.dense.bias"],
                 w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"],
             ))
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the weights, the vocabulary and this module: what an embedding depends on."""
+        if not self._fingerprint:
+            digest = hashlib.sha256()
+            for path in (self.model_dir / "model.safetensors", self.model_dir / "vocab.txt", Path(__file__)):
+                with open(path, "rb") as file:
+                    for block in iter(lambda: file.read(1 << 20), b""):
+                        digest.update(block)
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
 
     def _forward(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of a few texts in one pass: their tokens are stacked into one matrix.

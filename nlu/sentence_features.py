@@ -31,12 +31,15 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu.embedding_cache import cached_embeddings
 from nlu.sentence_encoder import SentenceEncoder
 from safety.text import detect_language
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = "var/sentence/all-minilm-l6-v2"
+# Training texts' embeddings, kept between trainings (nlu/embedding_cache.py); null turns it off.
+DEFAULT_TRAINING_CACHE = "var/cache/sentence-embeddings.sqlite"
 # Clause triage parses a message and its clauses; repeated texts are common in a flood.
 CACHE_SIZE = 4096
 
@@ -64,7 +67,8 @@ class EnglishSentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {**DenseFeaturizer.get_default_config(), "model_dir": DEFAULT_MODEL_DIR,
                 # Messages in these languages (safety.text.detect_language) get no embedding.
-                "skip_languages": ["zh"]}
+                "skip_languages": ["zh"],
+                "training_cache": DEFAULT_TRAINING_CACHE}
 
     def __init__(self, config: Dict[Text, Any], name: Text, encoder: SentenceEncoder) -> None:
         super().__init__(name, {**self.get_default_config(), **config})
@@ -116,10 +120,17 @@ class EnglishSentenceFeaturizer(DenseFeaturizer, GraphComponent):
         return found
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """All training texts at once, on every core (``SentenceEncoder.encode``): a quarter faster than one by one."""
+        """The texts not in the training cache at once, on every core (``SentenceEncoder.encode``).
+
+        Together, a quarter faster than one by one; from the cache, a retraining after a review
+        encodes only the texts it added.
+        """
         examples = [e for e in training_data.training_examples if self._wanted(e.get(TEXT) or "")]
         texts = list(dict.fromkeys(e.get(TEXT) for e in examples))
-        embeddings = dict(zip(texts, self._encoder.encode(texts))) if texts else {}
+        cache = self._config.get("training_cache")
+        embeddings = dict(zip(texts, cached_embeddings(
+            texts, self._encoder.encode, self._encoder.fingerprint, self._encoder.width,
+            Path(cache) if cache else None)))
         for example in examples:
             self._add(example, embeddings[example.get(TEXT)])
         return training_data
