@@ -26,8 +26,10 @@ from typing import Any, Awaitable, Callable, FrozenSet, NamedTuple, Optional, Se
 from rasa.core.channels.channel import UserMessage
 
 from answers.curated import bilingual
+from safety.log_masks import log_masks
 from safety.payloads import defuse_payload
-from safety.redaction import MARKERS, SEED_CONTINUED_METADATA_KEY, Redaction, Tail, redact, redact_continuing
+from safety.redaction import (MARKERS, SEED_CONTINUED_METADATA_KEY, Redaction, Tail, possible_seed_start, redact,
+                              redact_continuing)
 from safety.text import blank_control_characters, reply_language
 from rasa_server.tracker_guard import TrackerStoreUnavailable
 
@@ -107,6 +109,11 @@ def _clean(text: str, conversation: Optional[Tuple[str, str]] = None) -> Tuple[s
     continued the conversation's previous message into a seed."""
     blanked = blank_control_characters(text)
     result = redact(blanked) if conversation is None else seed_tails.redact(conversation, blanked)
+    if conversation is not None:
+        # It may be the first part of a phrase pasted in parts: Rasa logs the text next (safety/log_masks.py).
+        start = possible_seed_start(result.text)
+        if start:
+            log_masks.add(start)
     kinds = set(result.kinds) | {kind for kind, marker in MARKERS.items() if marker in text}
     return defuse_payload(result.text), kinds, result.continues_previous
 

@@ -24,6 +24,9 @@ what differs from stock Rasa in this process:
 6. ``MessageProcessor._predict_next_with_tracker`` keeps the policies' predictions
    per model by dialogue state (``prediction_cache``, off with ``RASA_OPTIMISATIONS=off``).
 
+Beside them, not a Rasa internal: every log record of the process passes ``safety.log_masks``, which
+hides what may be the first part of a seed phrase pasted in parts (Rasa logs message text at DEBUG).
+
 Each step is idempotent, so calling :func:`install` again (for example after a
 model reload built a new agent) is safe.
 """
@@ -42,6 +45,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICT
 
 from nlu import gating, triage
 from rasa_server import hot_path, parse_cache, prediction_cache, tracker_guard
+from safety import log_masks
 from settings import get_settings
 
 _stock_parse_message = MessageProcessor.parse_message
@@ -173,6 +177,7 @@ def _reapply_on_model_load(gateway: Optional[Any]) -> None:
 
 def install(agent: Any, gateway: Optional[Any] = None) -> None:
     """Apply every patch to this process and ``agent`` (idempotent)."""
+    log_masks.install()
     hot_path.install()
     install_parse()
     install_predict()

@@ -543,6 +543,18 @@ def hide_ending(text: str) -> Redaction:
     return _apply(text, [Finding("mnemonic", tail[1], tail[2])])
 
 
+def possible_seed_start(text: str) -> Optional[str]:
+    """The run of word-list words ``text`` ends with, as written, when the next message could join it
+    into a seed phrase (at least ``MIN_JOINED_WORDS`` words); None otherwise."""
+    _, tail = _edge_spans(text or "")
+    if tail is None or len(tail[0].words) < MIN_JOINED_WORDS:
+        return None
+    run = text[tail[1]:tail[2]]
+    if tail[0].script == "zh-run" and _read_share(run) >= ALONE_READ_LIMIT:
+        return None  # characters written together that read as a sentence ("我的钱包被盗了"), not a draw
+    return run
+
+
 def _joined_secret(script: str, words: Sequence[str]) -> bool:
     if len(words) < MIN_PARTIAL_WORDS:
         return False

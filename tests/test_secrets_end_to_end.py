@@ -57,7 +57,8 @@ def test_secrets_are_warned_about_and_never_stored_or_logged(stack):
 
 def test_a_first_part_of_two_words_is_hidden_once_the_rest_arrives(stack):
     """Two words alone say nothing and are stored as they came; when the next message continues them into
-    a seed phrase, the stored first part is hidden too (the gate flags the turn, the tracker store hides it)."""
+    a seed phrase, the stored first part is hidden too (the gate flags the turn, the tracker store hides it),
+    and no log line ever held it (safety/log_masks.py)."""
     words = Mnemonic("english").generate(128).split(" ")
     sender = "secret-split-2-10"
     stack.send(" ".join(words[:2]), sender)
@@ -67,6 +68,10 @@ def test_a_first_part_of_two_words_is_hidden_once_the_rest_arrives(stack):
     stored = stored_text(stack.tracker_db, sender)
     assert " ".join(words[:2]) not in stored and not leaked(words, stored)
     assert "mnemonic hidden" in stored
+    # A log line cannot be hidden afterwards: the gate had the first part hidden from records on arrival.
+    time.sleep(1)  # let the log files flush
+    logs = stack.logs(tail=10**9)
+    assert "DEBUG" in logs and " ".join(words[:2]) not in logs.lower()
 
 
 def _socketio_send(url, message):
