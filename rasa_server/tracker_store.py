@@ -121,6 +121,20 @@ def use_write_ahead_log(engine: Any) -> None:
         logger.warning(f"SQLite tracker store stays in journal mode {mode!r} (WAL refused)")
 
 
+def erase_freed_content(engine: Any) -> None:
+    """``secure_delete`` on every SQLite connection of ``engine``: bytes a change frees are zeroed.
+
+    Hiding the first part of a seed phrase rewrites a stored row; without this, the old text
+    stayed in the page's free space, readable in the file though no query returns it.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+
 class CachingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, cache_size: int = 5000, compact_above: int = 160, keep_events: int = 80,
                  **kwargs: Any) -> None:
@@ -135,9 +149,14 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._unstored: "OrderedDict[str, float]" = OrderedDict()
         self._newest_id_sql = sa.text(f"SELECT max(id) FROM {self.SQLEvent.__table__.name} WHERE sender_id = :sender_id")
         self.optimised = get_settings().performance.optimisations
-        if self.optimised and self.engine.dialect.name == "sqlite":
-            self._reuse_connections()
-            use_write_ahead_log(self.engine)
+        # A stored text was rewritten (a seed's first part hidden) and the write-ahead log may still hold it.
+        self._log_holds_hidden_text = False
+        if self.engine.dialect.name == "sqlite":
+            if self.optimised:
+                self._reuse_connections()
+            erase_freed_content(self.engine)
+            if self.optimised:
+                use_write_ahead_log(self.engine)
 
     def _reuse_connections(self) -> None:
         """A small pool of SQLite connections instead of SQLAlchemy 1.4's default for files
@@ -287,7 +306,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         try:
             with self.session_scope() as session:
                 new_events = list(self._additional_events(session, tracker))
-                self._hide_seed_starts(session, tracker, new_events)
+                rewrote = self._hide_seed_starts(session, tracker, new_events)
                 rows = [self._values(tracker.sender_id, event) for event in new_events]
                 newest_id = None
                 if rows:
@@ -299,13 +318,35 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         except Exception:
             self._kept.pop(tracker.sender_id, None)  # unknown state: the next turn reloads
             raise
+        if rewrote or self._log_holds_hidden_text:
+            self._empty_write_ahead_log()
         kept = self._kept.get(tracker.sender_id)
         ours = kept if kept is not None and kept.tracker is tracker else None
         if newest_id is None:  # nothing new: the conversation's newest id is unchanged, unless never known
             newest_id = ours.newest_id if ours is not None else self._newest_id(tracker.sender_id)
         self._keep(tracker.sender_id, tracker, newest_id, *((ours.dropped, ours.snapshot) if ours else (0, 0)))
 
-    def _hide_seed_starts(self, session: Any, tracker: DialogueStateTracker, new_events: Sequence[Event]) -> None:
+    def _empty_write_ahead_log(self) -> None:
+        """Copy the write-ahead log into the database and cut it to nothing: its frames still hold the
+        text a seed's first part was hidden from. A reader in the middle of a transaction can keep it
+        from finishing; then it is tried again after each save until it does."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        try:
+            with self.engine.connect() as connection:
+                # A reader in the way is not waited for (the turn's answer would wait): the next save tries again.
+                waits = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+                connection.exec_driver_sql("PRAGMA busy_timeout=50")
+                try:
+                    busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
+                finally:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={int(waits or 0)}")
+        except sa.exc.SQLAlchemyError as error:
+            logger.warning(f"Tracker store write-ahead log not emptied ({error}); trying again after the next save")
+            busy = 1
+        self._log_holds_hidden_text = bool(busy)
+
+    def _hide_seed_starts(self, session: Any, tracker: DialogueStateTracker, new_events: Sequence[Event]) -> bool:
         """Hide the end of the stored user message that a new one continued into a seed phrase.
 
         The input gate hides the start of a message that continues the previous one into a seed,
@@ -314,7 +355,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         (``SEED_CONTINUED_METADATA_KEY``); here, in the same transaction as the new turn, the
         conversation's newest stored user message gets its trailing run of word-list words
         replaced by the marker, in the database and in the tracker kept in memory.
+        Returns whether a stored row was rewritten.
         """
+        rewrote = False
         flagged = [e for e in new_events if isinstance(e, UserUttered)
                    and (e.metadata or {}).get(SEED_CONTINUED_METADATA_KEY)]
         for event in flagged:
@@ -339,8 +382,10 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             if isinstance(data.get("parse_data"), dict):
                 data["parse_data"]["text"] = hidden.text
             session.execute(table.update().where(table.c.id == row.id).values(data=json.dumps(data)))
+            rewrote = True
             if previous is not None:
                 _hide_ending_of(previous)
+        return rewrote
 
     @staticmethod
     def _values(sender_id: Text, event: Event) -> Dict[str, Any]:

@@ -3,6 +3,7 @@
 import os
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 from mnemonic import Mnemonic
@@ -68,6 +69,9 @@ def test_a_first_part_of_two_words_is_hidden_once_the_rest_arrives(stack):
     stored = stored_text(stack.tracker_db, sender)
     assert " ".join(words[:2]) not in stored and not leaked(words, stored)
     assert "mnemonic hidden" in stored
+    # Nor in the files' bytes: freed space is zeroed and the write-ahead log emptied once it was hidden.
+    for path in (Path(stack.tracker_db), Path(f"{stack.tracker_db}-wal")):
+        assert not path.exists() or " ".join(words[:2]).encode() not in path.read_bytes(), path
     # A log line cannot be hidden afterwards: the gate had the first part hidden from records on arrival.
     time.sleep(1)  # let the log files flush
     logs = stack.logs(tail=10**9)

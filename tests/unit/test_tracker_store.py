@@ -208,3 +208,35 @@ def test_an_unflagged_message_leaves_the_one_before_alone(stores):
     tracker.update(UserUttered("lonely faint", {"name": "nlu_fallback", "confidence": 0.3}))
     run(caching.save(tracker))
     assert texts(run(stock.retrieve("u10")))[-2:] == ["tribe obscure", "lonely faint"]
+
+
+def test_no_byte_of_a_hidden_first_part_stays_in_the_files_even_when_a_reader_delayed_it(stores, tmp_path):
+    """The old text sits in the write-ahead log's frames and in freed page space, where no query finds it.
+    The log is emptied after the hiding; a reader holding a snapshot delays that to a later save."""
+    import sqlite3
+    from pathlib import Path
+
+    from safety.redaction import MARKERS, SEED_CONTINUED_METADATA_KEY
+
+    caching, _other, _stock = stores
+    path = tmp_path / "tracker.db"
+    tracker = run(conversation(caching, "u11", 1))
+    first = "my words are tribe obscure"
+    tracker.update(UserUttered(first, {"name": "nlu_fallback", "confidence": 0.3}, parse_data={"text": first}))
+    tracker.update(ActionExecuted("action_listen"))
+    run(caching.save(tracker))
+    reader = sqlite3.connect(str(path), isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM events").fetchall()  # a snapshot the checkpoint must not pass
+    tracker = run(caching.retrieve("u11"))
+    tracker.update(UserUttered(MARKERS["mnemonic"], {"name": "secret_exposed", "confidence": 1.0},
+                               metadata={SEED_CONTINUED_METADATA_KEY: True}))
+    run(caching.save(tracker))
+    assert caching._log_holds_hidden_text
+    reader.execute("ROLLBACK")
+    reader.close()
+    turn(tracker, "next question")
+    run(caching.save(tracker))
+    assert not caching._log_holds_hidden_text
+    for file in (path, Path(f"{path}-wal")):
+        assert not file.exists() or b"tribe obscure" not in file.read_bytes(), file
