@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from desk.conversation_log import (CLARIFY_ACTION, FALLBACK_INTENT, NOT_HELPFUL_INTENT, Conversation, ConversationLog,
                                    UserTurn)
-from desk.db import Database
+from desk.db import REWROTE_TEXT, Database
 from desk.models import DISCARD_REASONS, INBOX_REASONS, Agent, NluHarvestState, NluInboxItem, Ticket, TicketMessage
 from desk.service import DeskError, clean_text
 from safety.redaction import MARKERS
@@ -232,6 +232,7 @@ class NluInbox:
                 # The tracker store hid the end of this message after it was harvested: the next
                 # message continued it into a seed phrase (rasa_server/tracker_store.py).
                 existing.text, existing.group_key = hidden, group_key(hidden)
+                s.info[REWROTE_TEXT] = True  # the old text is in SQLite's write-ahead log: emptied after the commit
             if existing.status != "pending" or REASON_RANK[candidate.reason] >= REASON_RANK[existing.reason]:
                 return int(hidden is not None)
             existing.reason, existing.suggested_intent = candidate.reason, candidate.suggested_intent

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from desk import assignment
 from desk.assignment import Assignment
-from desk.db import Database
+from desk.db import REWROTE_TEXT, Database
 from desk.models import OUTCOMES, PRIORITIES, ROLES, Agent, ApiToken, RequestKey, Shift, Ticket, TicketMessage, WebSession
 from desk.passwords import check_password, hash_password, spend_check_time
 from desk.schedule import Eta, Schedule, ShiftWindow, estimate, format_hhmm, median, parse_hhmm, percentile, sla_deadline, utcnow
@@ -388,6 +388,7 @@ class DeskService:
             if hidden.found:
                 last.text = hidden.text
                 ticket.secret_redacted = True
+                s.info[REWROTE_TEXT] = True  # the old text is in SQLite's write-ahead log: emptied after the commit
 
     def cancel_by_user(self, conversation_id: str, now: Optional[datetime] = None) -> Ticket:
         now = now or utcnow()

@@ -2,6 +2,7 @@
 harvest of a message whose end the tracker store hid after it was harvested."""
 
 import json
+import os
 from datetime import datetime
 
 import sqlalchemy
@@ -120,3 +121,6 @@ def test_a_harvested_first_part_of_a_seed_is_hidden_when_the_tracker_store_hides
     with service.db.engine.connect() as connection:
         texts = [row[0] for row in connection.execute(sqlalchemy.text("select text from nlu_inbox_items order by id"))]
     assert texts[0] == f"I typed {MARKERS['mnemonic']}" and "tribe" not in " ".join(texts)
+    desk_db = service.db.url[len("sqlite:///"):]
+    for file in (str(path), f"{path}-wal", desk_db, f"{desk_db}-wal"):  # nor in the files' freed or logged bytes
+        assert not os.path.exists(file) or b"tribe obscure" not in open(file, "rb").read(), file

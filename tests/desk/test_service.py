@@ -1,5 +1,6 @@
 """The desk's rules on a real (SQLite) database migrated by Alembic."""
 
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -113,6 +114,9 @@ def test_a_relay_that_continues_a_seed_hides_the_end_of_the_message_before(servi
             "select text from ticket_messages where direction = 'user' order by id"))]
     assert stored[-2:] == [f"my words {MARKERS['mnemonic']}", MARKERS["mnemonic"]]
     assert ticket.secret_redacted
+    database = service.db.url[len("sqlite:///"):]
+    for path in (database, f"{database}-wal"):  # nor in freed space or the write-ahead log's old frames
+        assert not os.path.exists(path) or b"tribe obscure" not in open(path, "rb").read(), path
     service.append_user_message("conv-seed", "I typed tribe obscure")
     service.append_user_message("conv-seed", "thanks")  # not flagged: the message before stays
     with service.db.engine.connect() as connection:
