@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -11,12 +10,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from safety.erasure import empty_write_ahead_log
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-logger = logging.getLogger(__name__)
 
 
 def make_engine(url: str) -> Engine:
@@ -78,24 +77,9 @@ class Database:
             yield session
             session.commit()
             if session.info.pop(REWROTE_TEXT, False):
-                self.empty_write_ahead_log()
+                empty_write_ahead_log(self.engine)  # a reader in the way: the next hiding tries again
         except Exception:
             session.rollback()
             raise
         finally:
             session.close()
-
-    def empty_write_ahead_log(self) -> None:
-        """Copy SQLite's write-ahead log into the database and cut it to nothing: its frames still hold
-        text that was just hidden. Not waited for when a reader is in the way; the next hiding retries."""
-        if self.engine.dialect.name != "sqlite":
-            return
-        try:
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA busy_timeout=50")
-                try:
-                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-                finally:
-                    connection.exec_driver_sql("PRAGMA busy_timeout=5000")
-        except SQLAlchemyError as error:  # the change is committed: this only tidies the files
-            logger.warning(f"desk write-ahead log not emptied: {error}")

@@ -51,6 +51,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from safety.erasure import empty_write_ahead_log
 from safety.redaction import SEED_CONTINUED_METADATA_KEY, hide_ending
 from settings import get_settings
 
@@ -319,32 +320,13 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._kept.pop(tracker.sender_id, None)  # unknown state: the next turn reloads
             raise
         if rewrote or self._log_holds_hidden_text:
-            self._empty_write_ahead_log()
+            # The log's frames still hold the hidden text; a reader in the way: tried again after the next save.
+            self._log_holds_hidden_text = not empty_write_ahead_log(self.engine)
         kept = self._kept.get(tracker.sender_id)
         ours = kept if kept is not None and kept.tracker is tracker else None
         if newest_id is None:  # nothing new: the conversation's newest id is unchanged, unless never known
             newest_id = ours.newest_id if ours is not None else self._newest_id(tracker.sender_id)
         self._keep(tracker.sender_id, tracker, newest_id, *((ours.dropped, ours.snapshot) if ours else (0, 0)))
-
-    def _empty_write_ahead_log(self) -> None:
-        """Copy the write-ahead log into the database and cut it to nothing: its frames still hold the
-        text a seed's first part was hidden from. A reader in the middle of a transaction can keep it
-        from finishing; then it is tried again after each save until it does."""
-        if self.engine.dialect.name != "sqlite":
-            return
-        try:
-            with self.engine.connect() as connection:
-                # A reader in the way is not waited for (the turn's answer would wait): the next save tries again.
-                waits = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
-                connection.exec_driver_sql("PRAGMA busy_timeout=50")
-                try:
-                    busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
-                finally:
-                    connection.exec_driver_sql(f"PRAGMA busy_timeout={int(waits or 0)}")
-        except sa.exc.SQLAlchemyError as error:
-            logger.warning(f"Tracker store write-ahead log not emptied ({error}); trying again after the next save")
-            busy = 1
-        self._log_holds_hidden_text = bool(busy)
 
     def _hide_seed_starts(self, session: Any, tracker: DialogueStateTracker, new_events: Sequence[Event]) -> bool:
         """Hide the end of the stored user message that a new one continued into a seed phrase.
