@@ -37,6 +37,7 @@ from nlu.classifiers import (NormalizedLogisticRegressionClassifier, dense_rows,
                              neighbour_pool, normalized_blocks, with_neighbour_vote)
 from nlu.fallback import CLASS_THRESHOLD, THEFT_SHARE, choose_by_class, has_words
 from nlu.gating import FALLBACK_THRESHOLD
+from nlu.row_split import RowSplitCSR
 from nlu.triage import FALLBACK, OUT_OF_SCOPE, OUT_OF_SCOPE_THRESHOLD
 
 # The classifier's ranking length (Rasa's LABEL_RANKING_LENGTH): the fallback component sees no more.
@@ -192,7 +193,7 @@ def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
     clf = LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
                              max_iter=1000, tol=setting.tol, random_state=42)
     trained = features(X[train])
-    clf.fit(trained, y[train], sample_weight=weights[train])
+    clf.fit(RowSplitCSR(trained), y[train], sample_weight=weights[train])
     defaults = NormalizedLogisticRegressionClassifier.get_default_config()
     pool = (neighbour_pool(dense_rows(trained, dense_width), y[train], clf.classes_)
             if setting.neighbours_weight > 0 else None)

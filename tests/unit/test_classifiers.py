@@ -228,3 +228,22 @@ def test_neighbours_vote_moves_a_message_towards_its_paraphrase_and_survives_per
 def test_rejects_a_neighbour_weight_outside_zero_to_one():
     with pytest.raises(ValueError):
         NormalizedLogisticRegressionClassifier.validate_config({"neighbours_weight": 1.0})
+
+
+def test_the_fit_runs_its_products_on_row_blocks(setup, monkeypatch):
+    """The solver gets nlu.row_split's matrix: the same coefficients, on every core (the training budget)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from nlu.row_split import RowSplitCSR
+
+    seen = []
+    fit = LogisticRegression.fit
+
+    def spy(self, X, y, sample_weight=None):
+        seen.append(type(X))
+        return fit(self, X, y, sample_weight)
+
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    _, _, _, train = setup
+    train()
+    assert seen == [RowSplitCSR]
