@@ -1,7 +1,7 @@
 """Cold-start benchmark: full training time, server start to first answer, memory per process.
 
-Training: ``rasa train`` of this project from scratch (an empty Rasa cache, so
-nothing is reused), timed. Start: from spawning the servers to the first REST
+Training: ``rasa train`` of this project from scratch (an empty Rasa cache and an empty cache of
+the training texts' sentence embeddings, so nothing is reused), timed. Start: from spawning the servers to the first REST
 answer, for this project's `make run` configuration (front Rasa, worker Rasa,
 action server, desk) and for stock ``rasa run`` with its action server, the same
 model. Memory: each process's resident set after 50 messages. Writes
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import requests
+import yaml
 
 from bench.report import metric_table, write_result
 from bench.stock import StockRasa
@@ -29,12 +30,25 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = ["你好", "怎么创建钱包", "gas费是什么", "app打不开", "谢谢"]
 
 
+def cold_config(work: Path) -> Path:
+    """``config.yml`` with the sentence featurizer's training cache in ``work``: every embedding computed."""
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
+    featurizers = [c for c in config["pipeline"] if c["name"] == "nlu.sentence_features.EnglishSentenceFeaturizer"]
+    for featurizer in featurizers:
+        featurizer["training_cache"] = str(work / "sentence-embeddings.sqlite")
+    path = work / "config.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def training_seconds(work: Path) -> float:
-    """A full training into ``work`` with Rasa's cache pointed at an empty folder."""
+    """A full training into ``work`` with Rasa's cache and the training texts' embedding cache both empty."""
+    work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_CACHE_DIRECTORY": str(work / "cache")}
+    config = cold_config(work)
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "rasa", "train", "--domain", "domain", "--data", "data", "--config",
-                    "config.yml", "--out", str(work / "models"), "--fixed-model-name", "coldstart"],
+                    str(config), "--out", str(work / "models"), "--fixed-model-name", "coldstart"],
                    cwd=PROJECT_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     return round(time.monotonic() - started, 1)
 
