@@ -43,6 +43,11 @@ def row_blocks(matrix: sp.csr_matrix, parts: int) -> List[sp.csr_matrix]:
     return [sp.csr_matrix(matrix[a:b]) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child has none of its parent's threads: it starts its own pool when it needs one."""
+    RowSplitCSR._pool = None
+
+
 class RowSplitCSR(sp.csr_matrix):
     """``X @ dense`` and ``dense @ X`` on one row block per core; everything else is SciPy's."""
 
@@ -89,3 +94,6 @@ class RowSplitCSR(sp.csr_matrix):
         if dense.ndim == 1:
             return self._stacked(self._transposed_blocks, dense)
         return self._stacked(self._transposed_blocks, np.ascontiguousarray(dense.T)).T
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)

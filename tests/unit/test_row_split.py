@@ -1,5 +1,9 @@
 """nlu.row_split: the classifier's sparse products on row blocks side by side, with SciPy's results exactly."""
 
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -79,3 +83,26 @@ def test_a_logistic_regression_fit_gives_the_same_coefficients(parts):
     plain, split = fit(X), fit(RowSplitCSR(X))
     assert np.array_equal(plain.coef_, split.coef_) and np.array_equal(plain.intercept_, split.intercept_)
     assert np.array_equal(plain.predict_proba(X), split.predict_proba(X))
+
+
+def test_a_forked_child_gets_a_pool_of_its_own():
+    """The parent's pool threads do not exist in a child: reusing that pool would wait forever."""
+    X = _matrix()
+    RowSplitCSR(X) @ np.ones((X.shape[1], 2))  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the product runs and is right
+        ok = False
+        try:
+            ok = np.array_equal(RowSplitCSR(X) @ np.ones((X.shape[1], 2)), X @ np.ones((X.shape[1], 2)))
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 30
+    done, status = os.waitpid(pid, os.WNOHANG)
+    while not done:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the child's product never finished")
+        time.sleep(0.05)
+        done, status = os.waitpid(pid, os.WNOHANG)
+    assert os.waitstatus_to_exitcode(status) == 0
