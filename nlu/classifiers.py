@@ -52,6 +52,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import RANKING_LENGTH
 
+from nlu.code_fingerprint import CodeFingerprinted
 from nlu.row_split import RowSplitCSR
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def with_neighbour_vote(probabilities: np.ndarray, queries: np.ndarray, pool: np
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class NormalizedLogisticRegressionClassifier(IntentClassifier, GraphComponent):
+class NormalizedLogisticRegressionClassifier(CodeFingerprinted, IntentClassifier, GraphComponent):
     """Intent classifier: sublinear tf(-idf), L2 per message, then a linear model."""
 
     @classmethod

@@ -31,6 +31,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from safety.redaction import MARKERS
 from safety.text import normalize_for_nlu
+from nlu.code_fingerprint import with_code
 from nlu.theft_guard import find_theft_signal
 
 logger = logging.getLogger(__name__)
@@ -101,15 +102,15 @@ class WalletJiebaTokenizer(JiebaTokenizer):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        """Retrain when the user dictionary changes, not only when its path does."""
+        """Retrain when the user dictionary changes, not only when its path does (and when the code does)."""
         path = config.get("dictionary_path")
         if not path or not Path(path).is_dir():
-            return None
+            return with_code(None)
         digest = hashlib.sha256()
         for file in sorted(Path(path).glob("*")):
             digest.update(file.name.encode())
             digest.update(file.read_bytes())
-        return digest.hexdigest()
+        return with_code(digest.hexdigest())
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         import jieba

@@ -25,6 +25,8 @@ from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.sparse_featurizer.regex_featurizer import RegexFeaturizer
 from rasa.shared.nlu.training_data.message import Message
 
+from nlu.code_fingerprint import CodeFingerprinted
+
 # Names in config.yml, and the Rasa classes they stand for (for pipelines that need sequences).
 SENTENCE_ONLY_TO_STOCK: Dict[Text, Text] = {
     "nlu.featurizers.SentenceCountVectorsFeaturizer": "CountVectorsFeaturizer",
@@ -41,12 +43,12 @@ class SentenceFeaturesOnly:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
-class SentenceCountVectorsFeaturizer(SentenceFeaturesOnly, CountVectorsFeaturizer):
+class SentenceCountVectorsFeaturizer(CodeFingerprinted, SentenceFeaturesOnly, CountVectorsFeaturizer):
     """Rasa's CountVectorsFeaturizer (same options), sentence features only."""
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
-class SentenceRegexFeaturizer(SentenceFeaturesOnly, RegexFeaturizer):
+class SentenceRegexFeaturizer(CodeFingerprinted, SentenceFeaturesOnly, RegexFeaturizer):
     """Rasa's RegexFeaturizer (same options), sentence features only.
 
     Rasa's version also marks every token with the patterns it matched (for the CRF entity
