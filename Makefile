@@ -35,6 +35,7 @@ bench: train ## benchmarks vs stock Rasa (NLU, serving, growth, cold start) and 
 	$(VENV)/bin/python -m bench.serving_bench
 	$(VENV)/bin/python -m bench.growth_bench
 	$(VENV)/bin/python -m bench.coldstart_bench
+	$(VENV)/bin/python -m bench.fit_bench
 	$(VENV)/bin/python -m bench.escalation_bench
 	$(VENV)/bin/python -m bench.surge_bench --target default
 	$(VENV)/bin/python -m bench.tx_lookup_bench

@@ -27,7 +27,7 @@ import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -128,6 +128,21 @@ class FeatureCapture:
                           for t in texts]).tocsr()
 
 
+def training_features(model: Path, examples: List[Example]) -> Tuple[sp.csr_matrix, int]:
+    """The classifier's raw input rows for ``examples`` under ``model`` (kept in ``var/``), and how many
+    of the last columns are sentence embeddings."""
+    cache = PROJECT_ROOT / "var" / f"nlu_cv_features-{model.name}.npz"
+    dense_cache = cache.with_suffix(".dense.npy")
+    if cache.exists() and dense_cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
+        return sp.load_npz(cache).tocsr(), int(np.load(dense_cache))
+    capture = FeatureCapture(model)
+    X, dense_width = capture([e.text for e in examples]), capture.dense_width
+    cache.parent.mkdir(exist_ok=True)
+    sp.save_npz(cache, X)
+    np.save(dense_cache, np.asarray(dense_width))
+    return X, dense_width
+
+
 def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD,
            theft_share: float = THEFT_SHARE, text: Optional[str] = None) -> str:
     """What the bot does with one ranking on a first message (nothing asked: answer intents count for no
@@ -175,23 +190,35 @@ class Setting:
                 f"tol={self.tol:g} neighbours={self.neighbours_weight:g}")
 
 
+def normalizer(setting: Setting, X: sp.csr_matrix, dense_width: int = 0) -> Callable[[sp.csr_matrix], sp.csr_matrix]:
+    """Raw feature rows to the classifier's input, as ``nlu.classifiers`` learns it from ``X``: n-grams in
+    ``min_df`` rows or more, log1p tf, idf, L2; the last ``dense_width`` columns (sentence embeddings), L2."""
+    n_sparse = X.shape[1] - dense_width
+    kept = frequent_columns(X[:, :n_sparse], setting.min_df)
+    columns = kept if kept is not None else np.arange(n_sparse)
+    idf = idf_weights(X[:, columns])
+
+    def features(rows: sp.csr_matrix) -> sp.csr_matrix:
+        return normalized_blocks(rows[:, columns], rows[:, n_sparse:] if dense_width else None, True, idf)
+
+    return features
+
+
+def new_model(setting: Setting) -> Any:
+    """The classifier's logistic regression with ``setting``'s parameters (config.yml's by default)."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
+                              max_iter=1000, tol=setting.tol, random_state=42)
+
+
 def fit(setting: Setting, X: sp.csr_matrix, y: np.ndarray, weights: np.ndarray,
         train: np.ndarray, dense_width: int = 0) -> Callable[[sp.csr_matrix], Tuple[np.ndarray, np.ndarray]]:
     """The classifier as ``nlu.classifiers`` trains it (n-grams: log1p tf, idf, L2; the last ``dense_width``
     columns, sentence embeddings: L2; the neighbours' vote on those), fitted on ``train``: a function from
     raw feature rows to (intents, probabilities)."""
-    from sklearn.linear_model import LogisticRegression
-
-    n_sparse = X.shape[1] - dense_width
-    kept = frequent_columns(X[train][:, :n_sparse], setting.min_df)
-    columns = kept if kept is not None else np.arange(n_sparse)
-    idf = idf_weights(X[train][:, columns])
-
-    def features(rows: sp.csr_matrix) -> sp.csr_matrix:
-        return normalized_blocks(rows[:, columns], rows[:, n_sparse:] if dense_width else None, True, idf)
-
-    clf = LogisticRegression(C=setting.C, class_weight=setting.class_weight, solver="newton-cg",
-                             max_iter=1000, tol=setting.tol, random_state=42)
+    features = normalizer(setting, X[train], dense_width)
+    clf = new_model(setting)
     trained = features(X[train])
     clf.fit(RowSplitCSR(trained), y[train], sample_weight=weights[train])
     defaults = NormalizedLogisticRegressionClassifier.get_default_config()
@@ -339,17 +366,7 @@ def main() -> None:
                          f"{s['theft_precision']:.3f} | {s['oos_handled']:.3f} | {s['fine']:.3f} |")
         print("\n".join(lines))
         return
-    cache = PROJECT_ROOT / "var" / f"nlu_cv_features-{model.name}.npz"
-    dense_cache = cache.with_suffix(".dense.npy")  # how many of the last columns are sentence embeddings
-    if cache.exists() and dense_cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
-        X = sp.load_npz(cache).tocsr()
-        dense_width = int(np.load(dense_cache))
-    else:
-        capture = FeatureCapture(model)
-        X, dense_width = capture([e.text for e in examples]), capture.dense_width
-        cache.parent.mkdir(exist_ok=True)
-        sp.save_npz(cache, X)
-        np.save(dense_cache, np.asarray(dense_width))
+    X, dense_width = training_features(model, examples)
     print(f"{len(examples)} training examples, {sum(e.group is not None for e in examples)} real "
           f"from {len({e.group for e in examples if e.group})} threads; {X.shape[1]} features")
     lines = [f"# Grouped cross-validation on the training data ({model.name})", "",

@@ -8,7 +8,7 @@ runs each on one core, and its column-major product scatters its writes across t
 :class:`RowSplitCSR` computes the same products on one row block per core, with the transpose
 stored row-major once. SciPy releases the GIL inside the products, so plain threads run them side
 by side. Every output element is the same sum in the same order as SciPy's own, so the fitted
-coefficients are bit-identical: the 7,557-example fit of 2026-12-02 took 87 s instead of 163 s on
+coefficients are bit-identical: the 7,557-example fit of 2026-12-02 took 79 s instead of 173 s on
 2 cores, with the same coefficients.
 
 The blocks are built at the first product and kept, so the matrix must not change after that
