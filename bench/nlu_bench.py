@@ -153,13 +153,51 @@ def variant_config() -> str:
     return yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
 
 
+def pipeline_sources(config: str, root: Path = PROJECT_ROOT) -> List[Path]:
+    """The project's Python files that ``config``'s pipeline runs: the modules of the components it names by
+    dotted path, and every project module they import, directly or not (Rasa's own components: none)."""
+    from modulefinder import ModuleFinder
+
+    modules = {c["name"].rsplit(".", 1)[0] for c in yaml.safe_load(config).get("pipeline") or []
+               if "." in c.get("name", "")}
+    # Only the project on the path: imports of Rasa and other libraries are left unresolved, not scanned.
+    finder = ModuleFinder(path=[str(root)])
+    for module in sorted(modules):
+        if root.joinpath(*module.split(".")).with_suffix(".py").is_file():
+            finder.import_hook(module)
+    files = {Path(m.__file__).resolve() for m in finder.modules.values() if m.__file__}
+    return sorted(f for f in files if f.is_file() and f.is_relative_to(root.resolve()))
+
+
+def pipeline_files(config: str, root: Path = PROJECT_ROOT) -> List[Path]:
+    """The project's files that ``config``'s components are pointed at (a jieba dictionary, a spaCy model, the
+    sentence encoder's weights): every file under a config value that names a path in the project."""
+    found = set()
+    for component in yaml.safe_load(config).get("pipeline") or []:
+        for value in component.values():
+            path = root / value if isinstance(value, str) and value and not value.startswith("/") else None
+            if path is None or not path.exists() or path.resolve() == root.resolve():
+                continue
+            found.update([path] if path.is_file() else (f for f in path.rglob("*") if f.is_file()))
+    return sorted(found)
+
+
+def model_key(config: str, root: Path = PROJECT_ROOT) -> str:
+    """What a benchmark model of ``config`` is trained from: the config, the training data, and the project code
+    its pipeline runs (``pipeline_sources``) and the files its components load (``pipeline_files``), not code it
+    never imports: a change to the project's classifier
+    does not retrain the DIET comparison model (half an hour here), and a change to ``safety``'s text rules,
+    which the tokenizer's normaliser runs, does."""
+    digest = hashlib.sha256(config.encode())
+    for path in sorted((root / "data").rglob("*")) + pipeline_sources(config, root) + pipeline_files(config, root):
+        if path.is_file():
+            digest.update(str(path.resolve().relative_to(root.resolve())).encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def trained_model(name: str, config: str) -> Tuple[Path, float]:
     """An NLU-only model of ``config`` for the current data (trained now if missing) and its training seconds."""
-    digest = hashlib.sha256(config.encode())
-    for path in sorted((PROJECT_ROOT / "data").rglob("*")) + sorted((PROJECT_ROOT / "nlu").rglob("*.py")):
-        if path.is_file():
-            digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + path.read_bytes())
-    fixed_name = f"{name}-{digest.hexdigest()[:12]}"
+    fixed_name = f"{name}-{model_key(config)}"
     folder = PROJECT_ROOT / "var/bench" / name
     model, timing = folder / f"{fixed_name}.tar.gz", folder / f"{fixed_name}.json"
     if not model.exists():
