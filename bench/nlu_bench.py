@@ -183,15 +183,15 @@ def pipeline_files(config: str, root: Path = PROJECT_ROOT) -> List[Path]:
 
 
 def model_key(config: str, root: Path = PROJECT_ROOT) -> str:
-    """What a benchmark model of ``config`` is trained from: the config, the training data, and the project code
-    its pipeline runs (``pipeline_sources``) and the files its components load (``pipeline_files``), not code it
-    never imports: a change to the project's classifier
-    does not retrain the DIET comparison model (half an hour here), and a change to ``safety``'s text rules,
-    which the tokenizer's normaliser runs, does."""
+    """What a benchmark model of ``config`` is trained from: the config, the training data, the project code its
+    pipeline runs (``pipeline_sources``) and the files its components load (``pipeline_files``); not code it never
+    imports. A change to the project's classifier does not retrain the DIET comparison model (half an hour here);
+    a change to ``safety``'s text rules, which the tokenizer's normaliser runs, does."""
     digest = hashlib.sha256(config.encode())
     for path in sorted((root / "data").rglob("*")) + pipeline_sources(config, root) + pipeline_files(config, root):
         if path.is_file():
-            digest.update(str(path.resolve().relative_to(root.resolve())).encode() + path.read_bytes())
+            # relpath: a loaded file may sit behind a symlink out of the project (a shared var/).
+            digest.update(os.path.relpath(path, root).encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 

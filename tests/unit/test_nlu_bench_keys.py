@@ -39,3 +39,17 @@ def test_the_key_follows_the_imported_code_the_loaded_files_and_the_data_only(tm
         assert model_key(config, tmp_path) != key, path
         key = model_key(config, tmp_path)
     assert model_key(config.replace("epochs: 1", "epochs: 2"), tmp_path) != key
+
+
+def test_a_loaded_file_behind_a_symlink_out_of_the_project_is_keyed(tmp_path):
+    """A shared var/ (a symlink to another checkout's) holds the spaCy model: its files still count."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    (elsewhere / "model").mkdir(parents=True)
+    (elsewhere / "model/weights.bin").write_bytes(b"1")
+    (project / "data").mkdir()
+    (project / "var").symlink_to(elsewhere)
+    config = yaml.safe_dump({"pipeline": [{"name": "SpacyNLP", "model": "var/model"}]})
+    key = model_key(config, project)
+    (elsewhere / "model/weights.bin").write_bytes(b"2")
+    assert model_key(config, project) != key
