@@ -54,29 +54,28 @@ class SentenceCountVectorsFeaturizer(CodeFingerprinted, SentenceFeaturesOnly, Co
     each message alone (the same counts, column order and dtype; tests/unit/test_featurizers.py).
     """
 
-    def _create_features(self, attribute: Text, all_tokens: List[List[Text]]
-                         ) -> Tuple[List[Optional[sp.spmatrix]], List[Optional[sp.spmatrix]]]:
-        """No sequence matrices; the sentence rows of ``all_tokens`` from one transform."""
-        vectorizer = (self.vectorizers or {}).get(attribute)
-        sentences: List[Optional[sp.spmatrix]] = [None] * len(all_tokens)
-        if not vectorizer or attribute not in DENSE_FEATURIZABLE_ATTRIBUTES:
-            return [None] * len(all_tokens), sentences
+    def _sentence_rows(self, attribute: Text, all_tokens: List[List[Text]]) -> List[Optional[sp.coo_matrix]]:
+        """Each token list's sentence row (None without tokens, or for an attribute Rasa gives no sentence row),
+        from one transform of the joined lists."""
+        rows: List[Optional[sp.coo_matrix]] = [None] * len(all_tokens)
+        vectorizer = self.vectorizers.get(attribute)
         present = [i for i, tokens in enumerate(all_tokens) if tokens]
-        if present:
-            matrix = vectorizer.transform([" ".join(all_tokens[i]) for i in present])
-            matrix.sort_indices()
-            for row, i in enumerate(present):
-                sentences[i] = matrix[row].tocoo()
-        return [None] * len(all_tokens), sentences
+        if not vectorizer or attribute not in DENSE_FEATURIZABLE_ATTRIBUTES or not present:
+            return rows
+        matrix = vectorizer.transform([" ".join(all_tokens[i]) for i in present])
+        matrix.sort_indices()
+        for row, i in enumerate(present):
+            rows[i] = matrix[row].tocoo()
+        return rows
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """The sentence rows of all ``messages`` at once, per attribute (Rasa's: message by message)."""
+        """The sentence rows of all ``messages`` at once, per attribute (Rasa's ``_create_features``: message by
+        message, with the sequence matrices)."""
         if self.vectorizers is None:
             return super().process(messages)  # Rasa's message: not trained
         for attribute in self._attributes:
             tokens = [self._get_processed_message_tokens_by_attribute(m, attribute) for m in messages]
-            _, sentences = self._create_features(attribute, tokens)
-            for message, sentence in zip(messages, sentences):
+            for message, sentence in zip(messages, self._sentence_rows(attribute, tokens)):
                 self.add_features_to_message(None, sentence, attribute, message)
         return messages
 
