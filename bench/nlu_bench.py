@@ -324,8 +324,7 @@ def real_words_section(configs: List[Tuple[str, Path, Optional[float], bool]]) -
              "provenance in `data/real/sources.tsv`. Triage class as outside checks score it; "
              "out-of-scope handled = declined or asked to clarify. Fine intent counts the exact intent only: an "
              "off-topic message the bot asks about (the fallback) is handled for triage and out of scope but "
-             "wrong for fine intent, and the bot as users get it (clause triage and gating) asks about more "
-             "of them than the row without.", "",
+             "wrong for fine intent.", "",
              "| configuration | training s | triage all | triage zh | triage en | theft recall | theft precision "
              "| oos handled | fine intent zh | fine intent en |", "|---|---|---|---|---|---|---|---|---|---|"]
     for label, result in results.items():
