@@ -183,12 +183,14 @@ def pipeline_files(config: str, root: Path = PROJECT_ROOT) -> List[Path]:
 
 
 def model_key(config: str, root: Path = PROJECT_ROOT) -> str:
-    """What a benchmark model of ``config`` is trained from: the config, the training data, the project code its
+    """What a benchmark model of ``config`` is trained from: the config, the data (not its notes), the project code its
     pipeline runs (``pipeline_sources``) and the files its components load (``pipeline_files``); not code it never
     imports. A change to the project's classifier does not retrain the DIET comparison model (half an hour here);
     a change to ``safety``'s text rules, which the tokenizer's normaliser runs, does."""
     digest = hashlib.sha256(config.encode())
-    for path in sorted((root / "data").rglob("*")) + pipeline_sources(config, root) + pipeline_files(config, root):
+    # Notes on the data (data/real/README.md) are not read by a training: Rasa 3 reads no Markdown.
+    data = [path for path in sorted((root / "data").rglob("*")) if path.suffix != ".md"]
+    for path in data + pipeline_sources(config, root) + pipeline_files(config, root):
         if path.is_file():
             # relpath: a loaded file may sit behind a symlink out of the project (a shared var/).
             digest.update(os.path.relpath(path, root).encode() + path.read_bytes())

@@ -16,7 +16,7 @@ import csv
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from bench.report import PROJECT_ROOT
 from nlu.gating import FALLBACK
@@ -24,6 +24,8 @@ from nlu.triage import TRIAGE_CLASS
 
 REAL_HELDOUT = PROJECT_ROOT / "tests/nlu/real_heldout.tsv"
 TARGETS = {"triage_accuracy": 0.85, "theft_recall": 0.95, "theft_precision": 0.90, "oos_handled": 0.85}
+# In-scope triage classes whose recall is reported beside theft recall.
+RECALL_CLASSES = ("transaction", "app", "wallet_setup", "other_faq")
 
 
 class RealExample:
@@ -47,6 +49,8 @@ class RealPrediction:
     example: RealExample
     predicted: str
     confidence: float
+    # The topic intents the clarifying question offers as buttons, when the bot asks (``predicted`` is the fallback).
+    offered: Tuple[str, ...] = ()
 
     @property
     def predicted_triage(self) -> str:
@@ -63,15 +67,19 @@ async def predict(agent, examples: List[RealExample], patched: bool = True) -> L
     """Parse each example as a first message: through the patched processor (triage and gating), or stock."""
     from rasa.core.channels.channel import UserMessage
 
+    from actions.clarify import suggested_intents
     from rasa_server import patches
 
     patches.install_parse()
     parse = patches.parse_message if patched else patches._stock_parse_message
+    domain: Dict[str, Any] = agent.domain.as_dict()
     predictions = []
     for example in examples:
         parsed = await parse(agent.processor, UserMessage(example.text))
         intent = parsed.get("intent") or {}
-        predictions.append(RealPrediction(example, intent.get("name") or FALLBACK, float(intent.get("confidence") or 0)))
+        name = intent.get("name") or FALLBACK
+        offered = tuple(suggested_intents(parsed.get("intent_ranking") or [], domain)) if name == FALLBACK else ()
+        predictions.append(RealPrediction(example, name, float(intent.get("confidence") or 0), offered))
     return predictions
 
 
@@ -82,6 +90,7 @@ def _ratio(n: int, d: int) -> float:
 def score(predictions: List[RealPrediction]) -> Dict[str, float]:
     """Triage accuracy, theft recall/precision, out-of-scope handled, fine-intent accuracy."""
     in_scope = [p for p in predictions if p.example.intent != "out_of_scope"]
+    asked = [p for p in in_scope if p.predicted == FALLBACK]
     oos = [p for p in predictions if p.example.intent == "out_of_scope"]
     theft_gold = [p for p in predictions if p.example.triage == "theft"]
     theft_pred = [p for p in predictions if p.predicted_triage == "theft"]
@@ -90,6 +99,10 @@ def score(predictions: List[RealPrediction]) -> Dict[str, float]:
         if p.example.triage == "out_of_scope":
             return p.predicted in ("out_of_scope", FALLBACK)
         return p.predicted_triage == p.example.triage and p.predicted != FALLBACK
+
+    def recall(triage: str) -> float:
+        gold = [p for p in predictions if p.example.triage == triage]
+        return _ratio(sum(triage_right(p) for p in gold), len(gold))
 
     return {
         "examples": len(predictions),
@@ -100,7 +113,10 @@ def score(predictions: List[RealPrediction]) -> Dict[str, float]:
         "oos_handled": _ratio(sum(p.predicted in ("out_of_scope", FALLBACK) for p in oos), len(oos)),
         "oos_examples": len(oos),
         "fine_intent_accuracy": _ratio(sum(p.predicted == p.example.intent for p in predictions), len(predictions)),
-        "in_scope_fallback_rate": _ratio(sum(p.predicted == FALLBACK for p in in_scope), len(in_scope)),
+        **{f"{triage}_recall": recall(triage) for triage in RECALL_CLASSES},
+        "in_scope_fallback_rate": _ratio(len(asked), len(in_scope)),
+        # Of the in-scope messages asked about: the share whose own intent is one of the offered buttons.
+        "asked_intent_offered": _ratio(sum(p.example.intent in p.offered for p in asked), len(asked)),
         "confident_wrong_triage": _ratio(sum(not triage_right(p) and p.predicted != FALLBACK for p in predictions),
                                          len(predictions)),
     }

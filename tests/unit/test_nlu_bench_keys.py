@@ -41,6 +41,16 @@ def test_the_key_follows_the_imported_code_the_loaded_files_and_the_data_only(tm
     assert model_key(config.replace("epochs: 1", "epochs: 2"), tmp_path) != key
 
 
+def test_notes_on_the_data_do_not_retrain_the_comparison_models(tmp_path):
+    """A README under data/ is documentation: editing it once retrained the DIET variant (half an hour)."""
+    config = _project(tmp_path)
+    key = model_key(config, tmp_path)
+    (tmp_path / "data/README.md").write_text("# Where the messages come from\n")
+    assert model_key(config, tmp_path) == key
+    (tmp_path / "data/raw.tsv").write_text("url\tlang\tintent\ttext\n")
+    assert model_key(config, tmp_path) != key
+
+
 def test_a_loaded_file_behind_a_symlink_out_of_the_project_is_keyed(tmp_path):
     """A shared var/ (a symlink to another checkout's) holds the spaCy model: its files still count."""
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
