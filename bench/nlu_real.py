@@ -88,7 +88,8 @@ def _ratio(n: int, d: int) -> float:
 
 
 def score(predictions: List[RealPrediction]) -> Dict[str, float]:
-    """Triage accuracy, theft recall/precision, out-of-scope handled, fine-intent accuracy."""
+    """Triage accuracy, theft recall/precision, out-of-scope handled, fine-intent accuracy, each in-scope class's
+    recall, and what the clarifying questions offer."""
     in_scope = [p for p in predictions if p.example.intent != "out_of_scope"]
     asked = [p for p in in_scope if p.predicted == FALLBACK]
     oos = [p for p in predictions if p.example.intent == "out_of_scope"]
