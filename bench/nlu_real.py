@@ -102,16 +102,17 @@ def score(predictions: List[RealPrediction]) -> Dict[str, float]:
         return p.predicted_triage == p.example.triage and p.predicted != FALLBACK
 
     def recall(triage: str) -> float:
+        """The share of ``triage``'s messages that got their triage right (out of scope: declined or asked)."""
         gold = [p for p in predictions if p.example.triage == triage]
         return _ratio(sum(triage_right(p) for p in gold), len(gold))
 
     return {
         "examples": len(predictions),
         "triage_accuracy": _ratio(sum(map(triage_right, predictions)), len(predictions)),
-        "theft_recall": _ratio(sum(p.predicted_triage == "theft" for p in theft_gold), len(theft_gold)),
+        "theft_recall": recall("theft"),
         "theft_precision": _ratio(sum(p.example.triage == "theft" for p in theft_pred), len(theft_pred)),
         "theft_examples": len(theft_gold),
-        "oos_handled": _ratio(sum(p.predicted in ("out_of_scope", FALLBACK) for p in oos), len(oos)),
+        "oos_handled": recall("out_of_scope"),
         "oos_examples": len(oos),
         "fine_intent_accuracy": _ratio(sum(p.predicted == p.example.intent for p in predictions), len(predictions)),
         **{f"{triage}_recall": recall(triage) for triage in RECALL_CLASSES},
