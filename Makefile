@@ -9,7 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 export PYTHONPATH := $(CURDIR)
 RASA_PROJECT := --domain domain --data data --config config.yml
 
-.PHONY: help setup run train validate test test-unit test-stories bench bench-nlu bench-entities bench-reliability bench-surge-scaleout scaleout lock clean
+.PHONY: help setup run train validate test test-unit test-stories bench bench-nlu bench-nlu-curve bench-entities bench-reliability bench-surge-scaleout scaleout lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ bench: train ## benchmarks vs stock Rasa (NLU, serving, growth, cold start) and 
 
 bench-nlu: train ## NLU only: real users' held-out split (per language, several pipelines) and the synthetic one; writes results/nlu.md
 	$(VENV)/bin/python -m bench.nlu_bench $(if $(NLU_DEFAULT_PIPELINE),,--no-default-pipeline)
+
+bench-nlu-curve: train ## NLU: real held-out scores against the number of real training messages (about 30 min); writes results/nlu_learning_curve.md
+	$(VENV)/bin/python -m bench.nlu_learning_curve
 
 bench-entities: train ## entity precision/recall, character regexes vs spaCy token patterns; writes results/entities.md
 	$(VENV)/bin/python -m bench.entity_bench
