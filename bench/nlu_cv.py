@@ -128,19 +128,27 @@ class FeatureCapture:
                           for t in texts]).tocsr()
 
 
-def training_features(model: Path, examples: List[Example]) -> Tuple[sp.csr_matrix, int]:
-    """The classifier's raw input rows for ``examples`` under ``model`` (kept in ``var/``), and how many
-    of the last columns are sentence embeddings."""
-    cache = PROJECT_ROOT / "var" / f"nlu_cv_features-{model.name}.npz"
+def captured_features(model: Path, texts: Sequence[str], name: str) -> Tuple[sp.csr_matrix, int]:
+    """The classifier's raw input rows for ``texts`` under ``model``, kept in ``var/<name>-<model>.npz``, and how
+    many of the last columns are sentence embeddings."""
+    cache = PROJECT_ROOT / "var" / f"{name}-{model.name}.npz"
     dense_cache = cache.with_suffix(".dense.npy")
-    if cache.exists() and dense_cache.exists() and sp.load_npz(cache).shape[0] == len(examples):
-        return sp.load_npz(cache).tocsr(), int(np.load(dense_cache))
+    if cache.exists() and dense_cache.exists():
+        cached = sp.load_npz(cache).tocsr()
+        if cached.shape[0] == len(texts):
+            return cached, int(np.load(dense_cache))
     capture = FeatureCapture(model)
-    X, dense_width = capture([e.text for e in examples]), capture.dense_width
+    X, dense_width = capture(texts), capture.dense_width
     cache.parent.mkdir(exist_ok=True)
     sp.save_npz(cache, X)
     np.save(dense_cache, np.asarray(dense_width))
     return X, dense_width
+
+
+def training_features(model: Path, examples: List[Example]) -> Tuple[sp.csr_matrix, int]:
+    """The classifier's raw input rows for ``examples`` under ``model`` (kept in ``var/``), and how many
+    of the last columns are sentence embeddings."""
+    return captured_features(model, [e.text for e in examples], "nlu_cv_features")
 
 
 def decide(intents: np.ndarray, row: np.ndarray, class_threshold: float = CLASS_THRESHOLD,

@@ -9,7 +9,7 @@ first message (``bench.nlu_cv.decide``) and the theft guard. The clause triage i
 parse per clause), so the full-data point sits a little off ``results/nlu.md``'s row.
 
 The held-out split is only measured here: nothing is chosen on it. Features come from the trained
-model's own featurizers (``bench.nlu_cv.FeatureCapture``), cached in ``var/``.
+model's own featurizers (``bench.nlu_cv.captured_features``), cached in ``var/``.
 
 Run: ``make bench-nlu-curve`` (about 30 minutes: ten fits per curve) → ``results/nlu_learning_curve.md`` and
 ``.json``; ``python -m bench.nlu_learning_curve --variants threads`` draws one curve, ``--from-json`` re-renders.
@@ -29,7 +29,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from bench.nlu_cv import Example, FeatureCapture, Setting, decide, fit, repository, training_examples, training_features
+from bench.nlu_cv import (Example, Setting, captured_features, decide, fit, repository, training_examples,
+                          training_features)
 from bench.nlu_real import RealExample, RealPrediction, by_language, load_heldout
 from bench.report import PROJECT_ROOT
 
@@ -70,16 +71,6 @@ def messages_for(target: float, intercept: float, slope: float) -> Optional[floa
         return 2.0 ** ((target - intercept) / slope)
     except OverflowError:
         return None
-
-
-def heldout_features(model: Path, heldout: List[RealExample]) -> sp.csr_matrix:
-    """The classifier's raw input rows for the held-out texts under ``model`` (kept in ``var/``)."""
-    cache = PROJECT_ROOT / "var" / f"nlu_curve_heldout-{model.name}.npz"
-    if cache.exists() and sp.load_npz(cache).shape[0] == len(heldout):
-        return sp.load_npz(cache).tocsr()
-    X = FeatureCapture(model)([e.text for e in heldout])
-    sp.save_npz(cache, X)
-    return X
 
 
 def guarded(text: str, decision: str) -> str:
@@ -203,7 +194,7 @@ def main() -> None:
         examples = training_examples()
         X, dense_width = training_features(model, examples)
         heldout = load_heldout()
-        H = heldout_features(model, heldout)
+        H, _ = captured_features(model, [e.text for e in heldout], "nlu_curve_heldout")
         if H.shape[1] != X.shape[1]:
             raise SystemExit(f"held-out features have {H.shape[1]} columns, training {X.shape[1]}: not the same model")
         curves = {}
